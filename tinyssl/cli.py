@@ -1,0 +1,26 @@
+"""The `tinyssl` command line: one thin sub-command per pipeline stage.
+
+Each stage module owns its click commands; this file only assembles them.
+"""
+
+from __future__ import annotations
+
+import click
+
+from tinyssl import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tinyssl")
+def main() -> None:
+    """Train tiny quantized CNNs from few labels and take them to an FPGA."""
+
+
+def _register() -> None:
+    """Attach every stage's commands (kept in their own modules, imported lazily here)."""
+    from tinyssl.data.commands import data
+
+    main.add_command(data)
+
+
+_register()

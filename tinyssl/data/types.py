@@ -1,0 +1,62 @@
+"""The data contract every stage shares.
+
+A dataset is uint8 images N×H×W×C in memory (or memory-mapped) with int64 labels
+(-1 = unlabelled) and class names. Splits are index arrays into the training set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+class DataError(ValueError):
+    """Bad or missing input data; the message is one sentence a user can act on."""
+
+
+@dataclass
+class ImageSet:
+    x: np.ndarray  # uint8, N×H×W×C (may be a np.memmap)
+    y: np.ndarray  # int64, N; -1 where the label is unknown
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+@dataclass
+class DataBundle:
+    """One source, loaded: train/test with labels, optional source-provided unlabelled images."""
+
+    name: str
+    classes: list[str]
+    train: ImageSet
+    test: ImageSet
+    unlabeled: ImageSet | None = None
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(H, W, C)."""
+        return tuple(self.train.x.shape[1:])  # type: ignore[return-value]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
+@dataclass
+class Split:
+    """Which training images are labelled, held out for validation, or used unlabelled."""
+
+    labeled: np.ndarray  # int64 indices into DataBundle.train
+    val: np.ndarray
+    unlabeled: np.ndarray
+
+    def save(self, path: Path) -> None:
+        np.savez(path, labeled=self.labeled, val=self.val, unlabeled=self.unlabeled)
+
+    @classmethod
+    def load(cls, path: Path) -> Split:
+        with np.load(path) as f:
+            return cls(f["labeled"], f["val"], f["unlabeled"])

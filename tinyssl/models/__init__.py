@@ -1,0 +1,7 @@
+"""Model zoo: FINN-compilable quantized CNNs and float baselines."""
+
+from tinyssl.models.net import Net
+from tinyssl.models.quant import SUPPORTED_BITS
+from tinyssl.models.registry import available_models, build_model, parse_quant_name
+
+__all__ = ["Net", "SUPPORTED_BITS", "available_models", "build_model", "parse_quant_name"]

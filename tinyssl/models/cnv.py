@@ -1,0 +1,105 @@
+"""The CNV family: FINN's BNN-PYNQ CNV topology with width and depth knobs.
+
+conv3x3 (no padding) → BN → quantized activation, max-pools between stages, then fully
+connected layers, then the classifier. With the default layout and a 32×32 input this is
+exactly FINN's CNV (64-64-P-128-128-P-256-256, FC 512-512). Other input sizes work: when
+the conv stack leaves more than 1×1 pixels, one max-pool over the remaining window (FINN's
+StreamingMaxPool) reduces it to 1×1 so the FC sizes do not depend on the image size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
+from torch import nn
+
+from tinyssl.models.quant import ActQuant, InputQuant, WeightQuant, check_bits
+
+
+@dataclass(frozen=True)
+class CNVSpec:
+    """Everything that defines one member of the family."""
+
+    conv_channels: tuple[int, ...]
+    pool_after: tuple[bool, ...]
+    fc_features: tuple[int, ...]
+    weight_bits: int
+    act_bits: int
+
+
+def _act(bits: int) -> QuantIdentity:
+    return QuantIdentity(act_quant=ActQuant, bit_width=bits)
+
+
+class QuantEncoder(nn.Module):
+    """Input quantizer + conv stages + FC layers: everything that goes to the FPGA but the classifier."""
+
+    def __init__(self, spec: CNVSpec, in_channels: int, image_size: int) -> None:
+        super().__init__()
+        check_bits("weight", spec.weight_bits)
+        check_bits("activation", spec.act_bits)
+        self.input_quant = QuantIdentity(act_quant=InputQuant)
+        layers: list[nn.Module] = []
+        channels, size = in_channels, image_size
+        for out_ch, pool in zip(spec.conv_channels, spec.pool_after, strict=True):
+            size -= 2
+            if size < 1:
+                raise ValueError(
+                    f"input {image_size}×{image_size} is too small for {len(spec.conv_channels)} "
+                    "unpadded 3×3 convolutions; use a larger --image-size or a smaller preset."
+                )
+            layers += [
+                QuantConv2d(channels, out_ch, 3, bias=False, weight_quant=WeightQuant,
+                            weight_bit_width=spec.weight_bits),
+                nn.BatchNorm2d(out_ch, eps=1e-4),
+                _act(spec.act_bits),
+            ]
+            channels = out_ch
+            if pool:
+                if size < 2:
+                    raise ValueError(f"input {image_size}×{image_size} is too small to pool here.")
+                layers.append(nn.MaxPool2d(2))
+                size //= 2
+        if size > 1:
+            layers.append(nn.MaxPool2d(size))
+        self.features = nn.Sequential(*layers)
+        fcs: list[nn.Module] = []
+        width = channels
+        for out_f in spec.fc_features:
+            fcs += [
+                QuantLinear(width, out_f, bias=False, weight_quant=WeightQuant,
+                            weight_bit_width=spec.weight_bits),
+                nn.BatchNorm1d(out_f, eps=1e-4),
+                _act(spec.act_bits),
+            ]
+            width = out_f
+        self.fc = nn.Sequential(*fcs)
+        self.out_features = width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: float NCHW in [0, 1] (pixels / 255)."""
+        x = self.input_quant(2.0 * x - 1.0)
+        x = self.features(x)
+        return self.fc(torch.flatten(x, 1))
+
+
+class QuantClassifier(nn.Module):
+    """Final quantized linear layer plus a per-class affine (FINN's CNV TensorNorm role)."""
+
+    def __init__(self, in_features: int, num_classes: int, weight_bits: int) -> None:
+        super().__init__()
+        self.linear = QuantLinear(in_features, num_classes, bias=False, weight_quant=WeightQuant,
+                                  weight_bit_width=weight_bits)
+        self.norm = nn.BatchNorm1d(num_classes, eps=1e-4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.linear(x))
+
+
+def init_uniform(module: nn.Module) -> None:
+    """BNN-PYNQ's initialisation: weights uniform in the quantizer's [-1, 1] range."""
+    for m in module.modules():
+        if isinstance(m, QuantConv2d | QuantLinear):
+            nn.init.uniform_(m.weight, -1.0, 1.0)

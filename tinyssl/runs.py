@@ -1,0 +1,130 @@
+"""Run directories and checkpoints: nothing is lost, nothing is overwritten.
+
+Layout (each stage appends, none rewrites another run's files):
+    RUN/config.yaml  split.npz  metrics.jsonl  env.json  checkpoints/{last,best}.pt
+    RUN/model.qonnx.onnx  model.qcdq.onnx  fpga/  verify.json  report.md
+A checkpoint is a dict with at least:
+    "model": Net state_dict, "model_spec": ModelSpec fields, "classes": list[str].
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tinyssl.models import Net, build_model
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What `build_model` needs to rebuild a checkpoint's network."""
+
+    name: str
+    in_channels: int
+    image_size: int
+    num_classes: int
+    width_mult: float = 1.0
+
+    def build(self) -> Net:
+        return build_model(self.name, self.in_channels, self.image_size, self.num_classes,
+                           self.width_mult)
+
+
+def new_run_dir(root: Path, name: str) -> Path:
+    """Create a fresh directory `root/name-YYYYmmdd-HHMMSS[-k]`; mkdir is atomic, so
+    concurrent processes never share one."""
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for k in range(1000):
+        path = root / (f"{name}-{stamp}" + (f"-{k}" if k else ""))
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"could not create a new run directory under {root}")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same directory, then rename over the target."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """torch.save, atomically: an interrupted write never leaves a broken checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def find_checkpoint(run: Path) -> Path:
+    """The checkpoint a downstream stage should use: best, else last."""
+    for name in ("best.pt", "last.pt"):
+        if (run / "checkpoints" / name).is_file():
+            return run / "checkpoints" / name
+    raise FileNotFoundError(f"{run} holds no checkpoints/best.pt or checkpoints/last.pt")
+
+
+def load_net(run: Path) -> tuple[Net, dict[str, Any]]:
+    """Rebuild the trained network of a run (eval mode) and return it with its checkpoint."""
+    ckpt = load_checkpoint(find_checkpoint(run))
+    net = ModelSpec(**ckpt["model_spec"]).build()
+    net.load_state_dict(ckpt["model"])
+    return net.eval(), ckpt
+
+
+def model_spec_dict(spec: ModelSpec) -> dict[str, Any]:
+    return asdict(spec)
+
+
+def environment() -> dict[str, Any]:
+    """What a run needs to be reproduced: versions, device, host."""
+    import brevitas
+    import numpy
+
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "brevitas": brevitas.__version__,
+        "numpy": numpy.__version__,
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "cpu_threads": torch.get_num_threads(),
+        "argv": sys.argv,
+    }
+
+
+def append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")

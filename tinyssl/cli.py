@@ -19,8 +19,11 @@ def main() -> None:
 def _register() -> None:
     """Attach every stage's commands (kept in their own modules, imported lazily here)."""
     from tinyssl.data.commands import data
+    from tinyssl.experiment_commands import demo, report, sweep
 
     main.add_command(data)
+    for command in (demo, sweep, report):
+        main.add_command(command)
 
 
 _register()

@@ -9,7 +9,8 @@
 Each grid cell owns one directory `SWEEP/cells/<cell-id>/`, named from its config, so a
 rerun finds it again. A worker claims a cell by creating `claim` with O_EXCL (atomic on
 local and NFS-v3+ file systems), so processes or machines sharing the directory never run
-the same cell twice; a claim whose cell shows no progress for `stale_after_s` is taken over.
+the same cell twice; a claim is taken over when its process has died (same host) or its
+cell shows no progress for `stale_after_s` (another host).
 Finished cells (summary.json present and every requested stage done) are skipped;
 interrupted ones resume from their last checkpoint.
 """
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
 import yaml
 
 from tinyssl.runs import atomic_write_bytes
@@ -76,6 +78,15 @@ def cell_id(cell: dict[str, Any], base: dict[str, Any]) -> str:
     return f"{safe}-{digest.hexdigest()[:8]}"
 
 
+def _claim_is_stale(cell_dir: Path, claim: Path, stale_after_s: float) -> bool:
+    """A claim is stale when its process is gone (same host) or the cell made no progress."""
+    host, _, pid = claim.read_text().partition(":")
+    if host == socket.gethostname() and pid.split(":")[0].isdigit():
+        return not psutil.pid_exists(int(pid.split(":")[0]))
+    newest = max((p.stat().st_mtime for p in cell_dir.rglob("*") if p.is_file()), default=0.0)
+    return time.time() - newest > stale_after_s
+
+
 def _claim(cell_dir: Path, stale_after_s: float) -> bool:
     """Take the cell for this process; False when another live worker holds it."""
     cell_dir.mkdir(parents=True, exist_ok=True)
@@ -84,9 +95,7 @@ def _claim(cell_dir: Path, stale_after_s: float) -> bool:
     try:
         fd = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
     except FileExistsError:
-        newest = max((p.stat().st_mtime for p in cell_dir.rglob("*") if p.is_file()),
-                     default=0.0)
-        if time.time() - newest < stale_after_s:
+        if not _claim_is_stale(cell_dir, claim, stale_after_s):
             return False
         log.warning("taking over stale claim of %s (%s)", cell_dir.name, claim.read_text())
         claim.write_text(owner)

@@ -45,9 +45,9 @@ def _transfer_section(root: Path, out: Path) -> list[str]:
 
 def write_report(root: Path, out: Path | None = None) -> Path:
     """Write `report.md` (+ `summary.csv`, PNGs) into `out` (default: `root`)."""
+    runs = find_runs(root)
     out = out or root
     out.mkdir(parents=True, exist_ok=True)
-    runs = find_runs(root)
     groups = group_runs(runs)
     md = [f"# tinyssl report: {root}", "",
           f"{len(runs)} finished runs in {len(groups)} experiments; accuracy and macro-F1 are "

@@ -7,6 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -59,6 +60,8 @@ def label_efficiency(groups: list[Group], out: Path) -> Path | None:
                     label=f"{method} ({data}, {model})")
     ax.set(xscale="log", xlabel="labelled images", ylabel="test accuracy (%)",
            title="Label efficiency")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     return _save(fig, out)
@@ -101,7 +104,7 @@ def pareto(groups: list[Group], out: Path) -> Path | None:
         if fps:
             a2.scatter(fps, 100 * acc)
     front, best = [], -1.0
-    for lut, _, acc, _ in sorted(pts, key=lambda p: p[0]):
+    for lut, _, acc, _ in sorted(pts, key=lambda p: (p[0], -p[2])):
         if acc > best:
             front.append((lut, acc))
             best = acc

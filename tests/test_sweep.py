@@ -57,3 +57,14 @@ def test_claims_exclude_live_workers_and_free_dead_ones(tmp_path: Path) -> None:
     (cell / "claim").write_text("elsewhere:1:0")
     assert not _claim(cell, stale_after_s=3600)
     assert _claim(cell, stale_after_s=-1)
+
+
+def test_explicit_runs_are_crossed_with_the_grid(tmp_path: Path) -> None:
+    cfg = SweepConfig.load(_write(tmp_path, """
+runs: [{method: supervised, labels: 100}, {method: uda, labels: 20}]
+grid: {seed: [0, 1]}
+"""))
+    assert cfg.cells == [{"method": "supervised", "labels": 100, "seed": 0},
+                         {"method": "supervised", "labels": 100, "seed": 1},
+                         {"method": "uda", "labels": 20, "seed": 0},
+                         {"method": "uda", "labels": 20, "seed": 1}]

@@ -3,6 +3,7 @@
     name: label-efficiency
     base: {data: digits, image_size: 16, model: tiny-w2a2, steps: 300}
     grid: {method: [supervised, uda], labels_per_class: [5, 20], seed: [0, 1]}
+    runs: [{method: fixmatch, labels_per_class: 5}]  # optional: extra cells, each × grid
     fpga: {board: Pynq-Z1, target_fps: 10000}   # optional: export + FINN estimates per run
     verify: {images: 64}                        # optional: bit-accurate check per run
 
@@ -53,10 +54,10 @@ class SweepConfig:
         if not path.is_file():
             raise ValueError(f"sweep config {path} does not exist.")
         raw = yaml.safe_load(path.read_text()) or {}
-        unknown = set(raw) - {"name", "base", "grid", "fpga", "verify", "stale_after_s"}
-        if unknown:
+        known = {"name", "base", "grid", "runs", "fpga", "verify", "stale_after_s"}
+        if unknown := set(raw) - known:
             raise ValueError(f"{path}: unknown sweep keys {sorted(unknown)}; "
-                             "use name, base, grid, fpga, verify, stale_after_s.")
+                             f"use {', '.join(sorted(known))}.")
         grid = raw.get("grid") or {}
         for key, values in grid.items():
             if not isinstance(values, list) or not values:
@@ -65,8 +66,13 @@ class SweepConfig:
                   fpga=raw.get("fpga"), verify=raw.get("verify"),
                   stale_after_s=float(raw.get("stale_after_s", 1800.0)))
         keys = list(grid)
-        cfg.cells = [dict(zip(keys, combo, strict=True))
-                     for combo in itertools.product(*(grid[k] for k in keys))]
+        combos = [dict(zip(keys, combo, strict=True))
+                  for combo in itertools.product(*(grid[k] for k in keys))]
+        explicit = raw.get("runs")
+        if explicit is not None and not (
+                isinstance(explicit, list) and all(isinstance(r, dict) for r in explicit)):
+            raise ValueError(f"{path}: runs must be a list of mappings of config fields.")
+        cfg.cells = [{**run, **combo} for run in (explicit or [{}]) for combo in combos]
         return cfg
 
 

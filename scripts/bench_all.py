@@ -1,0 +1,55 @@
+"""Run every benchmark of the project and gather their results into results/ALL.md.
+
+Each `scripts/bench_*.py` writes its own results/<name>.md; this script runs them in turn
+(passing --quick through) and concatenates those files under a header with date and machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+#: benchmark script → the results file it writes
+BENCHMARKS = {
+    "bench_semisup.py": "semisup.md",
+    "bench_ssl.py": "ssl.md",
+    "bench_inference.py": "inference.md",
+    "bench_finn_estimates.py": "finn_estimates.md",
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="reduced settings for each")
+    parser.add_argument("--only", nargs="*", default=None, help="subset of script names")
+    args = parser.parse_args()
+    machine = (f"{platform.node()} · {platform.processor() or platform.machine()} · "
+               f"{torch.get_num_threads()} threads · "
+               f"{torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU'}")
+    parts = [f"# tinyssl benchmarks\n\n{time.strftime('%Y-%m-%d %H:%M')} on {machine}\n"]
+    failed = []
+    for script, result in BENCHMARKS.items():
+        if args.only and script not in args.only:
+            continue
+        cmd = [sys.executable, str(ROOT / "scripts" / script)] + (["--quick"] if args.quick else [])
+        print("$", " ".join(cmd), flush=True)
+        start = time.time()
+        if subprocess.run(cmd, cwd=ROOT).returncode != 0:
+            failed.append(script)
+            continue
+        text = (ROOT / "results" / result).read_text()
+        parts.append(f"<!-- {script}: {time.time() - start:.0f} s -->\n{text}\n")
+    (ROOT / "results" / "ALL.md").write_text("\n".join(parts))
+    print(f"wrote results/ALL.md; failed: {failed or 'none'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

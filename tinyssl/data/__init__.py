@@ -1,0 +1,86 @@
+"""The data layer: named sources → uint8 images in memory, cached, and seeded label splits.
+
+    load_dataset("folder:../shared/data/pbc64.tgz", image_size=32)
+    make_split(bundle, bundle.num_classes, labels_per_class=25, seed=0)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tinyssl.data import sources
+from tinyssl.data.cache import cache_key, cache_root, load_cached, save_cached
+from tinyssl.data.folder import load_folder
+from tinyssl.data.images import resize_array
+from tinyssl.data.splits import make_split
+from tinyssl.data.types import DataBundle, DataError, ImageSet, Split
+
+SOURCES = ("digits", "npz:PATH", "folder:PATH", "cifar10[:PATH]", "stl10[:PATH]",
+           "medmnist:NAME[:PATH]")
+
+
+def _parse(source: str) -> tuple[str, str | None, Path | None]:
+    """'medmnist:bloodmnist:/x.npz' → ('medmnist', 'bloodmnist', Path('/x.npz'))."""
+    kind, _, rest = source.partition(":")
+    if kind == "medmnist":
+        name, _, path = rest.partition(":")
+        if not name:
+            raise DataError("medmnist needs a dataset name, e.g. medmnist:bloodmnist.")
+        return kind, name, Path(path).expanduser() if path else None
+    if kind in ("npz", "folder") and not rest:
+        raise DataError(f"{kind} needs a path, e.g. {kind}:/data/my_images.")
+    if kind == "digits" and rest:
+        raise DataError("digits takes no path.")
+    if kind not in ("digits", "npz", "folder", "cifar10", "stl10"):
+        raise DataError(f"unknown data source '{source}'; use one of {', '.join(SOURCES)}.")
+    return kind, None, Path(rest).expanduser() if rest else None
+
+
+def _load_raw(kind: str, name: str | None, path: Path | None,
+              image_size: int | None) -> DataBundle:
+    if kind == "digits":
+        return sources.load_digits()
+    if kind == "npz":
+        return sources.load_npz(path)  # type: ignore[arg-type]
+    if kind == "folder":
+        return load_folder(path, image_size)  # type: ignore[arg-type]
+    if kind == "cifar10":
+        return sources.load_cifar10(path)
+    if kind == "stl10":
+        return sources.load_stl10(path)
+    return sources.load_medmnist(name, path)  # type: ignore[arg-type]
+
+
+def _resized(bundle: DataBundle, image_size: int | None) -> DataBundle:
+    def r(s: ImageSet | None) -> ImageSet | None:
+        return None if s is None else ImageSet(resize_array(s.x, image_size), s.y)
+
+    return DataBundle(bundle.name, bundle.classes, r(bundle.train), r(bundle.test),
+                      r(bundle.unlabeled))
+
+
+def load_dataset(source: str, image_size: int | None = None,
+                 cache_dir: Path | None = None) -> DataBundle:
+    """Load a named source at `image_size` (None: the source's own size).
+
+    Folder trees (slow to decode) and resized arrays are cached on disk; memory-mapped STL-10
+    at its own size and the small in-memory sources are read directly.
+    """
+    if image_size is not None and image_size < 1:
+        raise DataError(f"image_size must be positive (got {image_size}).")
+    kind, name, path = _parse(source)
+    if path is not None and not path.exists():
+        raise DataError(f"{path} does not exist (data source '{source}').")
+    if kind == "digits" or (kind != "folder" and image_size is None):
+        return _resized(_load_raw(kind, name, path, image_size), image_size)
+    root = cache_root(cache_dir)
+    key = cache_key(f"{kind}:{name}:{path.resolve() if path else ''}", image_size, path)
+    if (hit := load_cached(root, key)) is not None:
+        return hit
+    bundle = _resized(_load_raw(kind, name, path, image_size), image_size)
+    save_cached(root, key, bundle)
+    return bundle
+
+
+__all__ = ["SOURCES", "DataBundle", "DataError", "ImageSet", "Split", "load_dataset",
+           "make_split"]

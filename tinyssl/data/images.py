@@ -1,0 +1,77 @@
+"""Decoding and resizing images: Pillow for files, torch for whole in-memory arrays."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch.nn import functional as F  # noqa: N812
+
+from tinyssl.data.types import DataError
+
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
+                    ".pgm"}
+
+
+def decode(data: bytes, image_size: int | None) -> np.ndarray | None:
+    """Bytes of one image file → uint8 H×W×C (C = 1 for grey, 3 otherwise); None if corrupt."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img = img.convert("L" if img.mode in ("L", "I;16", "I", "1", "LA") else "RGB")
+            if image_size is not None and img.size != (image_size, image_size):
+                img = img.resize((image_size, image_size), Image.Resampling.BILINEAR,
+                                 reducing_gap=2.0)
+            arr = np.asarray(img, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return None
+    return arr[..., None] if arr.ndim == 2 else arr
+
+
+def unify_channels(images: list[np.ndarray]) -> list[np.ndarray]:
+    """Mixed grey and RGB images: promote grey to RGB so one tensor holds them all."""
+    if len({im.shape[-1] for im in images}) > 1:
+        return [np.repeat(im, 3, axis=-1) if im.shape[-1] == 1 else im for im in images]
+    return images
+
+
+def resize_array(x: np.ndarray, image_size: int | None, chunk: int = 4096) -> np.ndarray:
+    """Resize uint8 N×H×W×C to image_size² in chunks (bilinear, antialiased when shrinking).
+
+    torch.interpolate over whole chunks instead of Pillow per image: one call per 4096 images.
+    """
+    if image_size is None or x.shape[1:3] == (image_size, image_size):
+        return x
+    out = np.empty((len(x), image_size, image_size, x.shape[3]), dtype=np.uint8)
+    for start in range(0, len(x), chunk):
+        t = torch.from_numpy(np.ascontiguousarray(x[start:start + chunk])).permute(0, 3, 1, 2)
+        t = F.interpolate(t.float(), size=(image_size, image_size), mode="bilinear",
+                          antialias=image_size < x.shape[1], align_corners=False)
+        out[start:start + chunk] = t.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+    return out
+
+
+def check_images(x: np.ndarray, where: str) -> np.ndarray:
+    """Accept N×H×W (grey) or N×H×W×{1,3} uint8; say exactly what is wrong otherwise."""
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4 or x.shape[3] not in (1, 3):
+        raise DataError(f"{where}: expected images N×H×W or N×H×W×C with C in 1, 3; "
+                        f"got shape {tuple(x.shape)}.")
+    if x.dtype != np.uint8:
+        raise DataError(f"{where}: expected uint8 pixels, got {x.dtype}.")
+    return x
+
+
+def check_labels(y: np.ndarray, n_images: int, num_classes: int, where: str) -> np.ndarray:
+    y = np.asarray(y).reshape(-1)
+    if len(y) != n_images:
+        raise DataError(f"{where}: {len(y)} labels for {n_images} images.")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise DataError(f"{where}: labels must be integers, got {y.dtype}.")
+    bad = (y < 0) | (y >= num_classes)
+    if bad.any():
+        raise DataError(f"{where}: label {int(y[bad][0])} is out of range 0..{num_classes - 1} "
+                        f"({int(bad.sum())} labels out of range).")
+    return y.astype(np.int64)

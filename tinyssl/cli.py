@@ -20,9 +20,16 @@ def _register() -> None:
     """Attach every stage's commands (kept in their own modules, imported lazily here)."""
     from tinyssl.data.commands import data
     from tinyssl.experiment_commands import demo, report, sweep
+    from tinyssl.export.commands import export
+    from tinyssl.fpga.commands import fpga
+    from tinyssl.ssl_commands import pretrain, probe, transfer
+    from tinyssl.train.commands import evaluate, train
+    from tinyssl.verify.commands import verify
 
     main.add_command(data)
-    for command in (demo, sweep, report):
+    for command in (export, fpga, verify):
+        main.add_command(command)
+    for command in (train, evaluate, pretrain, probe, transfer, demo, sweep, report):
         main.add_command(command)
 
 

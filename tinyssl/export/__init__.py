@@ -1,0 +1,38 @@
+"""Export a trained run: QONNX for FINN, QCDQ ONNX for onnxruntime, and its inference cost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tinyssl.export.finn_check import UnsupportedModelError, check_finn_compatible
+from tinyssl.export.onnx_export import export_qonnx, to_qcdq
+
+__all__ = ["QCDQ_NAME", "QONNX_NAME", "UnsupportedModelError", "check_finn_compatible",
+           "export_qonnx", "export_run", "inference_cost", "to_qcdq"]
+
+QONNX_NAME = "model.qonnx.onnx"
+QCDQ_NAME = "model.qcdq.onnx"
+
+
+def export_run(run: Path) -> dict[str, Path]:
+    """Write RUN/model.qonnx.onnx and RUN/model.qcdq.onnx from the run's best checkpoint."""
+    from tinyssl.runs import load_net
+
+    run = Path(run)
+    net, ckpt = load_net(run)
+    spec = ckpt["model_spec"]
+    qonnx_path, qcdq_path = run / QONNX_NAME, run / QCDQ_NAME
+    export_qonnx(net, spec["in_channels"], spec["image_size"], qonnx_path)
+    to_qcdq(qonnx_path, qcdq_path)
+    return {"qonnx": qonnx_path, "qcdq": qcdq_path}
+
+
+def inference_cost(qonnx_path: Path) -> dict[str, float]:
+    """qonnx's inference cost per image: MACs, bit operations, weight bits and elements."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.util.inference_cost import inference_cost as qonnx_cost
+
+    res = qonnx_cost(ModelWrapper(str(qonnx_path)), discount_sparsity=False)["total_cost"]
+    keep = ("total_macs", "total_bops", "total_mem_w_bits", "total_mem_w_elems",
+            "total_mem_o_bits", "total_mem_o_elems")
+    return {k: float(res[k]) for k in keep if k in res}

@@ -11,6 +11,7 @@ METHODS: dict[str, str] = {
     "supervised": "tinyssl.methods.supervised:Supervised",
     "uda": "tinyssl.methods.uda:UDA",
     "fixmatch": "tinyssl.methods.fixmatch:FixMatch",
+    "pseudolabel": "tinyssl.methods.pseudolabel:PseudoLabel",
     "simclr": "tinyssl.methods.simclr:SimCLR",
     "rotation": "tinyssl.methods.rotation:Rotation",
     "byol": "tinyssl.methods.byol:BYOL",

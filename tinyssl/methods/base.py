@@ -27,7 +27,8 @@ class Batch:
 @dataclass
 class StepOutput:
     loss: torch.Tensor
-    logs: dict[str, float] = field(default_factory=dict)
+    #: scalars to log; 0-dim tensors are fine (read only when logging: no device sync per step)
+    logs: dict[str, float | torch.Tensor] = field(default_factory=dict)
 
 
 class Method(nn.Module):
@@ -51,3 +52,11 @@ class Method(nn.Module):
     def training_step(self, labeled: Batch | None, unlabeled: Batch | None,
                       progress: float) -> StepOutput:
         raise NotImplementedError
+
+    def forward(self, labeled: Batch | None, unlabeled: Batch | None,
+                progress: float) -> StepOutput:
+        """Same as `training_step`: DDP synchronises gradients only through `forward`."""
+        return self.training_step(labeled, unlabeled, progress)
+
+    def after_optimizer_step(self, progress: float) -> None:
+        """Called by the trainer after every optimiser step (e.g. BYOL's EMA target update)."""

@@ -2,9 +2,13 @@
 
 conv3x3 (no padding) → BN → quantized activation, max-pools between stages, then fully
 connected layers, then the classifier. With the default layout and a 32×32 input this is
-exactly FINN's CNV (64-64-P-128-128-P-256-256, FC 512-512). Other input sizes work: when
-the conv stack leaves more than 1×1 pixels, one max-pool over the remaining window (FINN's
-StreamingMaxPool) reduces it to 1×1 so the FC sizes do not depend on the image size.
+exactly FINN's CNV (64-64-P-128-128-P-256-256, FC 512-512). Other input sizes work: the
+first FC layer takes the flattened map the conv stack leaves (FINN absorbs the flatten),
+after extra 2×2 max-pools while it is wider than MAX_FLATTEN_SIDE. One max-pool over the
+whole remaining window would be simpler, but the max of many {-1, 0, 1} activations is
+almost always 1, so the network starts with a constant feature vector and barely learns.
+A 2×2 pool that would leave too few pixels for the remaining convolutions is left out, so
+28×28 inputs (MNIST) fit CNV too.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
 from torch import nn
 
 from tinyssl.models.quant import ActQuant, InputQuant, WeightQuant, check_bits
+
+#: Widest feature map flattened into the first FC layer (keeps its weight count bounded).
+MAX_FLATTEN_SIDE = 4
 
 
 @dataclass(frozen=True)
@@ -34,7 +41,7 @@ def _act(bits: int) -> QuantIdentity:
 
 
 class QuantEncoder(nn.Module):
-    """Input quantizer + conv stages + FC layers: everything that goes to the FPGA but the classifier."""
+    """Input quantizer, conv stages, FC layers: all that goes to the FPGA but the classifier."""
 
     def __init__(self, spec: CNVSpec, in_channels: int, image_size: int) -> None:
         super().__init__()
@@ -43,7 +50,8 @@ class QuantEncoder(nn.Module):
         self.input_quant = QuantIdentity(act_quant=InputQuant)
         layers: list[nn.Module] = []
         channels, size = in_channels, image_size
-        for out_ch, pool in zip(spec.conv_channels, spec.pool_after, strict=True):
+        for i, (out_ch, pool) in enumerate(zip(spec.conv_channels, spec.pool_after,
+                                               strict=True)):
             size -= 2
             if size < 1:
                 raise ValueError(
@@ -57,16 +65,16 @@ class QuantEncoder(nn.Module):
                 _act(spec.act_bits),
             ]
             channels = out_ch
-            if pool:
-                if size < 2:
-                    raise ValueError(f"input {image_size}×{image_size} is too small to pool here.")
+            remaining = len(spec.conv_channels) - 1 - i
+            if pool and size // 2 - 2 * remaining >= 1:  # else skip it (e.g. CNV at 28×28)
                 layers.append(nn.MaxPool2d(2))
                 size //= 2
-        if size > 1:
-            layers.append(nn.MaxPool2d(size))
+        while size > MAX_FLATTEN_SIDE:
+            layers.append(nn.MaxPool2d(2))
+            size //= 2
         self.features = nn.Sequential(*layers)
         fcs: list[nn.Module] = []
-        width = channels
+        width = channels * size * size
         for out_f in spec.fc_features:
             fcs += [
                 QuantLinear(width, out_f, bias=False, weight_quant=WeightQuant,

@@ -67,7 +67,7 @@ def check_bits(kind: str, bits: int) -> int:
     """Refuse bit widths FINN cannot map, with one clear sentence."""
     if bits not in SUPPORTED_BITS:
         raise ValueError(
-            f"{kind} bit width {bits} is not supported: FINN maps {', '.join(map(str, SUPPORTED_BITS))}"
-            " (1 = bipolar)."
+            f"{kind} bit width {bits} is not supported: FINN maps "
+            f"{', '.join(map(str, SUPPORTED_BITS))} (1 = bipolar)."
         )
     return bits

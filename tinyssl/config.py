@@ -1,0 +1,172 @@
+"""The typed run configuration: one dataclass, settable from YAML and overridable from the CLI.
+
+Every training option lives here, so a run's `config.yaml` alone reproduces it. Values are
+checked once, up front, so a typo becomes one clear sentence instead of a traceback from deep
+inside torch an hour into training.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+DEVICES = ("auto", "cpu", "cuda")
+AMP_MODES = ("auto", "bf16", "fp16", "off")
+
+
+@dataclass
+class TrainConfig:
+    """One training run. `warmup` < 1 is a fraction of `steps`, >= 1 a number of steps."""
+
+    # data
+    data: str = "digits"
+    image_size: int | None = None
+    labels: int | None = None
+    labels_per_class: int | None = None
+    val_per_class: int = 10
+    cache_dir: str | None = None
+    # model
+    model: str = "tiny-w2a2"
+    width_mult: float = 1.0
+    init: str | None = None
+    freeze_encoder: bool = False
+    # method
+    method: str = "supervised"
+    method_options: dict[str, Any] = field(default_factory=dict)
+    # pseudo-label growth (composable with any method that uses labels)
+    pseudo_label: bool = False
+    pl_target: float = 0.7
+    pl_every: int = 100
+    pl_max: int = 100
+    pl_threshold: float = 0.9
+    pl_balanced: bool = False
+    # optimisation
+    steps: int = 1000
+    batch_size: int = 64
+    unlabeled_ratio: float = 3.0
+    optimizer: str = "sgd"
+    lr: float = 0.03
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    warmup: float = 0.05
+    ema: float = 0.999
+    amp: str = "auto"
+    channels_last: bool = True
+    # bookkeeping
+    eval_every: int = 100
+    target_acc: float | None = None
+    seed: int = 0
+    device: str = "auto"
+    name: str | None = None
+    progress: bool = True
+
+    def validate(self) -> TrainConfig:
+        """Refuse impossible settings with one sentence each; return self for chaining."""
+        from tinyssl.methods import METHODS
+        from tinyssl.models import available_models, parse_quant_name
+        from tinyssl.models.quant import check_bits
+        from tinyssl.models.registry import FLOAT_MODELS
+
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method '{self.method}'; choose from {', '.join(METHODS)}.")
+        parsed = parse_quant_name(self.model)
+        if parsed is None and self.model not in FLOAT_MODELS:
+            raise ValueError(f"unknown model '{self.model}'; choose from "
+                             f"{', '.join(available_models())}.")
+        if parsed is not None:
+            check_bits("weight", parsed[1])
+            check_bits("activation", parsed[2])
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("device", self.device, DEVICES)
+        _choice("amp", self.amp, AMP_MODES)
+        if self.labels is not None and self.labels_per_class is not None:
+            raise ValueError("give either labels or labels_per_class, not both.")
+        for name in ("steps", "batch_size", "eval_every", "pl_every", "pl_max"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1 (got {getattr(self, name)}).")
+        for name in ("labels", "labels_per_class", "image_size"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1 (got {value}).")
+        if self.lr <= 0 or self.width_mult <= 0 or self.unlabeled_ratio <= 0:
+            raise ValueError("lr, width_mult and unlabeled_ratio must be positive.")
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"ema must be in [0, 1) (got {self.ema}); 0 turns it off.")
+        if self.warmup < 0:
+            raise ValueError(f"warmup must be >= 0 (got {self.warmup}).")
+        if self.freeze_encoder and not self.init:
+            raise ValueError("freeze_encoder needs init (a run whose encoder to load).")
+        if not isinstance(self.method_options, dict):
+            raise ValueError("method_options must be a mapping of option name to value.")
+        return self
+
+    @property
+    def method_label(self) -> str:
+        """The name reports group by: `uda+pl` when pseudo-label growth is on."""
+        return f"{self.method}+pl" if self.pseudo_label and self.method != "pseudolabel" \
+            else self.method
+
+    @property
+    def warmup_steps(self) -> int:
+        return int(self.warmup * self.steps) if self.warmup < 1 else int(self.warmup)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def save(self, path: Path) -> None:
+        path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"unknown {name} '{value}'; choose from {', '.join(choices)}.")
+
+
+def _coerce(name: str, value: Any, annotation: Any) -> Any:
+    """Turn YAML/CLI values into the field's type (e.g. 5 → 5.0 for floats), or say why not."""
+    args = typing.get_args(annotation)
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        if value is None and type(None) in args:
+            return None
+        annotation = next(a for a in args if a is not type(None))
+    origin = typing.get_origin(annotation) or annotation
+    if origin is Any:
+        return value
+    if origin is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if origin is bool and isinstance(value, bool):
+        return value
+    if origin is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if origin is str and isinstance(value, str | int | float) and not isinstance(value, bool):
+        return str(value)
+    if origin is dict and isinstance(value, dict):
+        return dict(value)
+    raise ValueError(f"option {name} must be {getattr(origin, '__name__', origin)}, "
+                     f"got {value!r}.")
+
+
+def load_config(path: Path | None, overrides: dict[str, Any]) -> TrainConfig:
+    """YAML file (optional) then overrides (None values ignored), checked and typed."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"config file {path} does not exist.")
+        raw = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(raw, dict):
+            raise ValueError(f"{path} must hold a mapping of option: value.")
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    fields = typing.get_type_hints(TrainConfig)
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown option(s) {', '.join(unknown)}; known options are "
+                         f"{', '.join(fields)}.")
+    typed = {k: _coerce(k, v, fields[k]) for k, v in raw.items()}
+    return TrainConfig(**typed).validate()

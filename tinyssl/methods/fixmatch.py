@@ -1,0 +1,29 @@
+"""FixMatch (Sohn et al. 2020): a confident weak-view prediction supervises the strong view."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch.nn import functional as F  # noqa: N812
+
+from tinyssl.methods.supervised import Consistency
+from tinyssl.models import Net
+
+
+class FixMatch(Consistency):
+    """Hard pseudo-label from the weak view where its top probability exceeds `threshold`
+    (0.95), cross-entropy on the strong view of the same image."""
+
+    name = "fixmatch"
+
+    def __init__(self, net: Net, num_classes: int, threshold: float = 0.95,
+                 **options: Any) -> None:
+        super().__init__(net, num_classes, threshold=threshold, **options)
+
+    def unlabeled_loss(self, teacher: torch.Tensor, student: torch.Tensor
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+        conf, pseudo = teacher.softmax(1).max(1)
+        mask = (conf >= self.threshold).float()
+        loss = (F.cross_entropy(student, pseudo, reduction="none") * mask).mean()
+        return loss, mask.mean()

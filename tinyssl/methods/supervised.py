@@ -1,0 +1,102 @@
+"""Supervised: cross-entropy on weakly augmented labelled images (the baseline to beat)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import torch
+from torch.nn import functional as F  # noqa: N812
+
+from tinyssl.augment import StrongAugment, WeakAugment
+from tinyssl.methods.base import Batch, Method, StepOutput
+from tinyssl.models import Net
+
+
+@lru_cache(maxsize=16)
+def weak_augment(image_size: int, flip: bool) -> WeakAugment:
+    """Augmenters hold no state, so every method and step can share one per setting."""
+    return WeakAugment(image_size, flip)
+
+
+@lru_cache(maxsize=16)
+def strong_augment(image_size: int, flip: bool, n: int, m: int) -> StrongAugment:
+    return StrongAugment(image_size, flip, n=n, m=m)
+
+
+class Supervised(Method):
+    """Labelled batches only. Options: flip (horizontal flips, off for digits),
+    label_smoothing."""
+
+    name = "supervised"
+
+    def __init__(self, net: Net, num_classes: int, flip: bool = False,
+                 label_smoothing: float = 0.0) -> None:
+        super().__init__(net, num_classes, flip=flip, label_smoothing=label_smoothing)
+        self.flip = flip
+        self.label_smoothing = label_smoothing
+
+    def weak(self, x: torch.Tensor) -> torch.Tensor:
+        return weak_augment(x.shape[-1], self.flip)(x)
+
+    def labeled_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits.float(), y, label_smoothing=self.label_smoothing)
+
+    def training_step(self, labeled: Batch | None, unlabeled: Batch | None,
+                      progress: float) -> StepOutput:
+        assert labeled is not None and labeled.y is not None
+        loss = self.labeled_loss(self.net(self.weak(labeled.x)), labeled.y)
+        return StepOutput(loss, {"loss_x": loss.detach()})
+
+
+class Consistency(Supervised):
+    """Shared by UDA and FixMatch: one forward over [labelled weak, unlabelled teacher view,
+    unlabelled strong view], so BatchNorm sees all three and the CPU runs one big batch.
+
+    Options: weight (of the unlabelled loss), threshold (teacher confidence mask),
+    randaugment_n / randaugment_m (strong augmentation), flip.
+    """
+
+    uses_unlabeled = True
+    teacher_view = "weak"
+
+    def __init__(self, net: Net, num_classes: int, threshold: float, weight: float = 1.0,
+                 randaugment_n: int = 2, randaugment_m: int = 10, **options: bool | float
+                 ) -> None:
+        super().__init__(net, num_classes, **options)  # flip, label_smoothing
+        self.options.update(threshold=threshold, weight=weight, randaugment_n=randaugment_n,
+                            randaugment_m=randaugment_m)
+        self.threshold, self.weight = threshold, weight
+        self.randaugment = (randaugment_n, randaugment_m)
+
+    def strong(self, x: torch.Tensor) -> torch.Tensor:
+        return strong_augment(x.shape[-1], self.flip, *self.randaugment)(x)
+
+    def teacher(self, x: torch.Tensor) -> torch.Tensor:
+        return self.weak(x) if self.teacher_view == "weak" else x.float().div(255.0)
+
+    def forward_views(self, labeled: Batch, unlabeled: Batch
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Logits for labelled (weak), unlabelled teacher view (detached), unlabelled strong."""
+        views = [self.weak(labeled.x), self.teacher(unlabeled.x), self.strong(unlabeled.x)]
+        logits = self.net(torch.cat(views)).float()
+        n, m = len(labeled.x), len(unlabeled.x)
+        return logits[:n], logits[n:n + m].detach(), logits[n + m:]
+
+    def unlabeled_loss(self, teacher: torch.Tensor, student: torch.Tensor
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(loss, fraction of unlabelled images above the confidence threshold)."""
+        raise NotImplementedError
+
+    def training_step(self, labeled: Batch | None, unlabeled: Batch | None,
+                      progress: float) -> StepOutput:
+        assert labeled is not None and labeled.y is not None and unlabeled is not None
+        logits_x, teacher, student = self.forward_views(labeled, unlabeled)
+        loss_x = self.supervised_term(logits_x, labeled.y, progress)
+        loss_u, mask = self.unlabeled_loss(teacher, student)
+        loss = loss_x + self.weight * loss_u
+        return StepOutput(loss, {"loss_x": loss_x.detach(), "loss_u": loss_u.detach(),
+                                 "mask": mask})
+
+    def supervised_term(self, logits: torch.Tensor, y: torch.Tensor,
+                        progress: float) -> torch.Tensor:
+        return self.labeled_loss(logits, y)

@@ -1,0 +1,107 @@
+"""Run the same test images through Brevitas, QONNX, FINN and onnxruntime and compare.
+
+Agreement means: every stage picks the same top-1 class as Brevitas on every image, and its
+logits differ from Brevitas's by no more than float rounding (LOGIT_RTOL of the logit range;
+FINN replaces batch norm + quantizer by integer thresholds and keeps the final per-class affine
+in float, so exact equality is not expected, rounding-level equality is).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from tinyssl.verify import stages
+
+LOGIT_RTOL = 1e-4
+DEFAULT_IMAGES = 200
+#: FINN intermediate models compared, in flow order.
+FINN_GRAPHS = {"finn_streamlined": "step_streamline.onnx", "finn_hw": "step_convert_to_hw.onnx"}
+
+
+def load_test_images(run: Path, data: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """The run's test set (or `data`) as raw-pixel float NCHW and labels."""
+    from tinyssl.data import DataError, load_dataset
+    from tinyssl.runs import find_checkpoint, load_checkpoint
+
+    spec = load_checkpoint(find_checkpoint(run))["model_spec"]
+    cfg_path = run / "config.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text()) if cfg_path.is_file() else {}
+    source = data or cfg.get("data")
+    if not source:
+        raise DataError(f"{run} has no config.yaml naming its data; pass --data SOURCE.")
+    test = load_dataset(source, spec["image_size"]).test
+    if test.x.shape[-1] != spec["in_channels"]:
+        raise DataError(f"{source} has {test.x.shape[-1]} channels but the model takes "
+                        f"{spec['in_channels']}.")
+    x = np.ascontiguousarray(np.asarray(test.x).transpose(0, 3, 1, 2), dtype=np.float32)
+    return x, np.asarray(test.y)
+
+
+def _compare(ref: np.ndarray, out: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    diff = np.abs(out - ref).max(axis=1)
+    tol = LOGIT_RTOL * max(1.0, float(np.abs(ref).max()))
+    same = out.argmax(1) == ref.argmax(1)
+    bad = np.flatnonzero(~same | (diff > tol))
+    return {
+        "top1_agreement": float(same.mean()),
+        "max_abs_logit_diff": float(diff.max()),
+        "accuracy": float((out.argmax(1) == y).mean()),
+        "agree": bool(len(bad) == 0),
+        "first_bad_image": int(bad[0]) if len(bad) else None,
+    }
+
+
+def verify_run(run: Path, images: int = DEFAULT_IMAGES, data: str | None = None) -> dict[str, Any]:
+    """Compare all stages on `images` test images (onnxruntime on the full test set); write
+    RUN/verify.json and return it. Exports and builds (estimates only) first if needed."""
+    from tinyssl.export import QCDQ_NAME, QONNX_NAME, export_run
+    from tinyssl.fpga.build import build_run, finn_dir
+    from tinyssl.runs import load_net
+
+    run = Path(run)
+    if images < 1:
+        raise ValueError("--images must be at least 1.")
+    x_all, y_all = load_test_images(run, data)
+    x, y = x_all[:images], y_all[:images]
+    if not (run / QONNX_NAME).is_file() or not (run / QCDQ_NAME).is_file():
+        export_run(run)
+    inter = finn_dir(run) / "intermediate_models"
+    if not (inter / "dataflow_parent.onnx").is_file():
+        build_run(run)
+    net, _ = load_net(run)
+    graphs = {
+        "qonnx": stages.qonnx_stage(run / QONNX_NAME),
+        **{name: stages.finn_stage(inter / file) for name, file in FINN_GRAPHS.items()},
+        "finn_accelerator": stages.finn_stage(stages.generic_hw_copy(
+            inter / "dataflow_parent.onnx", _last_model(inter), run / "fpga" / "verify")),
+        "onnxruntime_qcdq": stages.onnxruntime_stage(run / QCDQ_NAME),
+    }
+    ref = stages.brevitas_stage(net)(x)
+    result: dict[str, Any] = {"images": len(x), "stages": {
+        "brevitas": {"top1_agreement": 1.0, "max_abs_logit_diff": 0.0,
+                     "accuracy": float((ref.argmax(1) == y).mean()), "agree": True,
+                     "first_bad_image": None, "seconds": None}}}
+    for name, stage in graphs.items():
+        start = time.perf_counter()
+        out = stage(x)
+        result["stages"][name] = {**_compare(ref, out, y),
+                                  "seconds": round(time.perf_counter() - start, 3)}
+    diverging = [n for n, s in result["stages"].items() if not s["agree"]]
+    result["agree"] = not diverging
+    result["first_diverging_stage"] = diverging[0] if diverging else None
+    full = graphs["onnxruntime_qcdq"](x_all)
+    result["quant_test_acc"] = float((full.argmax(1) == y_all).mean())
+    result["test_images"] = len(x_all)
+    (run / "verify.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def _last_model(inter: Path) -> Path:
+    """The accelerator graph as the build left it (estimates are generated on the final one)."""
+    return inter / "step_generate_estimate_reports.onnx"

@@ -7,6 +7,10 @@ weights are far from their initial values and the whole chain is exercised hones
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -58,4 +62,23 @@ def make_run(root: Path, model: str, channels: int = 1, size: int = 16,
                      "classes": [str(i) for i in range(NUM_CLASSES)]})
     (run / "config.yaml").write_text(yaml.safe_dump(
         {"data": f"npz:{data}", "image_size": size, "model": model, "width_mult": width_mult}))
+    return run
+
+
+_ROOT = Path(tempfile.mkdtemp(prefix="tinyssl-fpga-tests-"))
+atexit.register(shutil.rmtree, _ROOT, ignore_errors=True)
+
+
+def built_run(model: str, channels: int = 1, size: int = 16, width_mult: float = 0.25) -> Path:
+    """A trained, exported and FINN-built (estimates) run, made once per test session and
+    shared by the export, fpga and verify tests."""
+    return _built(model, channels, size, width_mult)
+
+
+@cache  # positional-only key, so built_run("m") and built_run("m", 1, 16, 0.25) share a run
+def _built(model: str, channels: int, size: int, width_mult: float) -> Path:
+    from tinyssl.fpga import build_run
+
+    run = make_run(_ROOT, model, channels, size, width_mult)
+    build_run(run)
     return run

@@ -12,6 +12,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from brevitas.nn import QuantIdentity
 from click.testing import CliRunner
 from fpga_fixtures import built_run
 from onnx import numpy_helper
@@ -56,11 +57,37 @@ def test_corrupted_stage_is_named(tmp_path: Path) -> None:
     onnx.save(model, run / "model.qcdq.onnx")
     result = CliRunner().invoke(main, ["verify", str(run), "--images", "8"])
     assert result.exit_code == 1
-    assert "stage 'onnxruntime_qcdq' diverges" in result.output
+    assert "stage 'onnxruntime_qcdq' diverges from Brevitas at layer classifier" in result.output
     assert "Traceback" not in result.output
     report = json.loads((run / "verify.json").read_text())
     assert report["stages"]["finn_accelerator"]["agree"] is True
     assert report["first_diverging_stage"] == "onnxruntime_qcdq"
+    assert report["first_diverging_layer"]["layer"] == "classifier"
+
+
+def _weight_source(model: onnx.ModelProto, tensor: str) -> onnx.TensorProto:
+    """The float initializer a QCDQ weight tensor is quantized from."""
+    inits = {t.name: t for t in model.graph.initializer}
+    producers = {out: n for n in model.graph.node for out in n.output}
+    while tensor not in inits:
+        tensor = producers[tensor].input[0]
+    return inits[tensor]
+
+
+def test_corrupted_middle_layer_is_named(tmp_path: Path) -> None:
+    run = shutil.copytree(built_run("tiny-w2a2"), tmp_path / "run")
+    model = onnx.load(run / "model.qcdq.onnx")
+    second_conv = [n for n in model.graph.node if n.op_type == "Conv"][1]
+    weight = _weight_source(model, second_conv.input[1])
+    weight.CopyFrom(numpy_helper.from_array(-numpy_helper.to_array(weight), weight.name))
+    onnx.save(model, run / "model.qcdq.onnx")
+    result = verify_run(run, images=4)
+    net, _ = load_net(run)
+    acts = [name for name, m in net.named_modules() if isinstance(m, QuantIdentity)]
+    # acts[0] quantizes the input, acts[1] follows the first conv, acts[2] the second
+    assert result["first_diverging_stage"] == "onnxruntime_qcdq"
+    assert result["first_diverging_layer"]["layer"] == acts[2]
+    assert result["first_diverging_layer"]["graph_node"].startswith("DequantizeLinear")
 
 
 def test_bad_data_source_is_one_sentence() -> None:

@@ -1,8 +1,10 @@
 """Decoded datasets on disk, keyed by source, image size and the source files' checksum.
 
-Decoding 60,000 JPEGs takes tens of seconds; reading the decoded arrays back takes a
-fraction of one. Entries are written to a temporary folder and renamed into place, so a
-crash never leaves a half-written entry, and concurrent writers simply race to the rename.
+Decoding 60,000 JPEGs takes seconds; reading the decoded arrays back takes a fraction of
+one. Entries are written to a temporary folder and renamed into place, so a crash never
+leaves a half-written entry, and concurrent writers simply race to the rename. Entries are
+opened memory-mapped (copy-on-write), so parallel runs of a sweep share one copy in the
+page cache and a caller that writes into its arrays never touches the file.
 """
 
 from __future__ import annotations
@@ -18,38 +20,64 @@ import numpy as np
 
 from tinyssl.data.types import DataBundle, ImageSet
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+_PARTS = ("train", "test", "unlabeled")
+
+
+def tinyssl_home() -> Path:
+    """~/.cache/tinyssl, or $TINYSSL_CACHE: decoded datasets and downloads live below it."""
+    return Path(os.environ.get("TINYSSL_CACHE", Path.home() / ".cache" / "tinyssl"))
 
 
 def cache_root(cache_dir: Path | None = None) -> Path:
-    if cache_dir is not None:
-        return Path(cache_dir)
-    return Path(os.environ.get("TINYSSL_CACHE", Path.home() / ".cache" / "tinyssl")) / "datasets"
+    return Path(cache_dir) if cache_dir is not None else tinyssl_home() / "datasets"
 
 
-def fingerprint(path: Path) -> str:
-    """sha256 of a file's bytes; for a directory, of every file's name, size and mtime."""
+def _sha256(path: Path) -> str:
     h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 22):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fingerprint(path: Path, root: Path) -> str:
+    """Identity of a source's bytes.
+
+    A file: its sha256, memoised under `root` by (path, size, mtime), so a 170 MB tarball is
+    hashed once and an unchanged file costs one stat() afterwards. A directory (pickle
+    batches, STL-10 binaries, image trees): every file's name, size and mtime — hashing
+    2.7 GB of STL-10 on every load would cost more than it protects.
+    """
+    path = path.resolve()
     if path.is_dir():
+        h = hashlib.sha256()
         for f in sorted(path.rglob("*")):
             if f.is_file():
                 st = f.stat()
                 h.update(f"{f.relative_to(path)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
-    else:
-        with open(path, "rb") as f:
-            while block := f.read(1 << 22):
-                h.update(block)
-    return h.hexdigest()
+        return h.hexdigest()
+    st = path.stat()
+    stat_key = hashlib.sha256(f"{path}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()
+    memo = root / "fingerprints" / stat_key
+    if memo.is_file():
+        return memo.read_text()
+    digest = _sha256(path)
+    try:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        tmp = memo.with_name(f".{stat_key}.{os.getpid()}")
+        tmp.write_text(digest)
+        os.replace(tmp, memo)
+    except OSError:
+        pass  # a read-only cache still works, it just hashes again next time
+    return digest
 
 
-def cache_key(source: str, image_size: int | None, files: Path | None) -> str:
+def cache_key(source: str, image_size: int | None, files: Path | None, root: Path) -> str:
     parts = [f"v{CACHE_VERSION}", source, str(image_size)]
     if files is not None:
-        parts.append(fingerprint(files))
+        parts.append(fingerprint(files, root))
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
-
-
-_PARTS = ("train", "test", "unlabeled")
 
 
 def load_cached(root: Path, key: str) -> DataBundle | None:
@@ -58,7 +86,8 @@ def load_cached(root: Path, key: str) -> DataBundle | None:
     if not meta_path.is_file():
         return None
     meta = json.loads(meta_path.read_text())
-    sets = {p: ImageSet(np.load(entry / f"{p}_x.npy"), np.load(entry / f"{p}_y.npy"))
+    sets = {p: ImageSet(np.load(entry / f"{p}_x.npy", mmap_mode="c"),
+                        np.load(entry / f"{p}_y.npy"))
             for p in _PARTS if (entry / f"{p}_x.npy").is_file()}
     return DataBundle(meta["name"], meta["classes"], sets["train"], sets["test"],
                       sets.get("unlabeled"))

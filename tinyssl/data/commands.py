@@ -32,8 +32,8 @@ def data() -> None:
 def info(source: str, image_size: int | None) -> None:
     """Classes, counts per split and class, and image shape of SOURCE."""
     b = _load(source, image_size)
-    table = Table(title=f"{b.name}: {b.num_classes} classes, images "
-                        f"{'×'.join(map(str, b.image_shape))} (H×W×C) uint8")
+    table = Table(title=b.name, caption=f"{b.num_classes} classes · images "
+                  f"{'×'.join(map(str, b.image_shape))} (H×W×C) uint8")
     table.add_column("class")
     table.add_column("train", justify="right")
     table.add_column("test", justify="right")

@@ -8,7 +8,7 @@ from tinyssl.export.finn_check import UnsupportedModelError, check_finn_compatib
 from tinyssl.export.onnx_export import export_qonnx, to_qcdq
 
 __all__ = ["QCDQ_NAME", "QONNX_NAME", "UnsupportedModelError", "check_finn_compatible",
-           "export_qonnx", "export_run", "inference_cost", "to_qcdq"]
+           "ensure_exported", "export_qonnx", "export_run", "inference_cost", "to_qcdq"]
 
 QONNX_NAME = "model.qonnx.onnx"
 QCDQ_NAME = "model.qcdq.onnx"
@@ -25,6 +25,18 @@ def export_run(run: Path) -> dict[str, Path]:
     export_qonnx(net, spec["in_channels"], spec["image_size"], qonnx_path)
     to_qcdq(qonnx_path, qcdq_path)
     return {"qonnx": qonnx_path, "qcdq": qcdq_path}
+
+
+def ensure_exported(run: Path) -> dict[str, Path]:
+    """Export unless both graphs exist and are newer than the checkpoint they came from."""
+    from tinyssl.runs import find_checkpoint
+
+    run = Path(run)
+    paths = {"qonnx": run / QONNX_NAME, "qcdq": run / QCDQ_NAME}
+    ckpt_time = find_checkpoint(run).stat().st_mtime
+    if all(p.is_file() and p.stat().st_mtime >= ckpt_time for p in paths.values()):
+        return paths
+    return export_run(run)
 
 
 def inference_cost(qonnx_path: Path) -> dict[str, float]:

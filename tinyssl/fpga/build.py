@@ -64,9 +64,9 @@ def _config(board: Board, output_dir: Path, target_fps: float, clock_ns: float,
 
 def build_run(run: Path, board: str = "Pynq-Z1", target_fps: float = DEFAULT_FPS,
               clock_ns: float = 10.0, folding: Path | None = None) -> dict[str, Any]:
-    """Run the FINN flow on RUN/model.qonnx.onnx (exported first if missing) and write
+    """Run the FINN flow on RUN/model.qonnx.onnx (exported first if missing or stale) and write
     RUN/fpga/report.json + report.md. Returns the report."""
-    from tinyssl.export import QONNX_NAME, export_run
+    from tinyssl.export import ensure_exported
 
     run = Path(run)
     if target_fps <= 0 or clock_ns <= 0:
@@ -74,16 +74,15 @@ def build_run(run: Path, board: str = "Pynq-Z1", target_fps: float = DEFAULT_FPS
     if folding is not None and not Path(folding).is_file():
         raise ValueError(f"folding config {folding} does not exist.")
     target = resolve_board(board)
-    qonnx = run / QONNX_NAME
-    if not qonnx.is_file():
-        export_run(run)
+    qonnx = ensure_exported(run)["qonnx"]
     tools = detect_toolchain()
     out = finn_dir(run)
     cfg = _config(target, out, target_fps, clock_ns, folding, hardware=tools.complete)
     with finn_session():
         code = finn_modules().build_dataflow_cfg(str(qonnx), cfg)
     if code != 0:
-        raise RuntimeError(f"the FINN build failed; see {out / 'build_dataflow.log'}")
+        raise RuntimeError(f"the FINN build failed{_finn_error(out / 'build_dataflow.log')}; "
+                           f"see {out / 'build_dataflow.log'}")
     report = summarize(out / "report", target, clock_ns, target_fps, folding)
     if tools.complete:
         report["hardware"] = {"ran": True, "outputs": str(out)}
@@ -96,6 +95,13 @@ def build_run(run: Path, board: str = "Pynq-Z1", target_fps: float = DEFAULT_FPS
         }
     write_report(run / "fpga", report)
     return report
+
+
+def _finn_error(log: Path) -> str:
+    """FINN's own one-line error from its build log (it logs instead of raising)."""
+    lines = log.read_text(errors="replace").splitlines() if log.is_file() else []
+    errors = [line.split("FINN ERROR:", 1)[1].strip() for line in lines if "FINN ERROR:" in line]
+    return f": {errors[-1]}" if errors else ""
 
 
 def summarize(report_dir: Path, board: Board, clock_ns: float, target_fps: float | None,

@@ -31,6 +31,9 @@ def verify(run: Path, images: int, data: str | None) -> None:
     if not result["agree"]:
         stage = result["first_diverging_stage"]
         bad = result["stages"][stage]["first_bad_image"]
-        raise click.ClickException(f"stage '{stage}' diverges from Brevitas (first at test image "
-                                   f"{bad}); see {run / 'verify.json'}.")
+        where = result["first_diverging_layer"]
+        layer = f" at layer {where['layer']}" if where and where.get("layer") else ""
+        node = f" (graph node {where['graph_node']})" if where and where.get("graph_node") else ""
+        raise click.ClickException(f"stage '{stage}' diverges from Brevitas{layer}{node}, first "
+                                   f"on test image {bad}; see {run / 'verify.json'}.")
     click.echo(f"all stages agree on {result['images']} images; {run / 'verify.json'}")

@@ -72,7 +72,11 @@ def main() -> None:
         "# FINN estimates for CNV (3×32×32, 10 classes), 100 MHz",
         "",
         "FINN's analytical estimates (finn-plus step_generate_estimate_reports), no synthesis.",
-        "`finn-examples` = the reference folding of Xilinx/finn-examples build/bnn-pynq.",
+        "`finn-examples` = the reference folding of Xilinx/finn-examples build/bnn-pynq",
+        "(hw/folding/). finn-examples publishes these folding configs rather than estimate",
+        "figures; its bottleneck layer at that folding sets the throughput FINN's analytical",
+        "model predicts (cycles of the slowest layer at 100 MHz). Estimates do not depend on",
+        "the board: the board only decides whether the design fits.",
         "",
         "| model | board | folding | est. FPS | latency ms | bottleneck | LUT | BRAM_18K | URAM "
         "| DSP | fits | build s |",

@@ -36,14 +36,19 @@ def _parse(source: str) -> tuple[str, str | None, Path | None]:
     return kind, None, Path(rest).expanduser() if rest else None
 
 
+# Sizes at which a source's raw arrays are used as they are: nothing to decode or resize.
+NATIVE_SIZE = {"cifar10": 32, "stl10": 96}
+
+
 def _load_raw(kind: str, name: str | None, path: Path | None,
               image_size: int | None) -> DataBundle:
     if kind == "digits":
         return sources.load_digits()
+    assert path is not None  # every other source was given or resolved a path
     if kind == "npz":
-        return sources.load_npz(path)  # type: ignore[arg-type]
+        return sources.load_npz(path)
     if kind == "folder":
-        return load_folder(path, image_size)  # type: ignore[arg-type]
+        return load_folder(path, image_size)
     if kind == "cifar10":
         return sources.load_cifar10(path)
     if kind == "stl10":
@@ -63,23 +68,29 @@ def load_dataset(source: str, image_size: int | None = None,
                  cache_dir: Path | None = None) -> DataBundle:
     """Load a named source at `image_size` (None: the source's own size).
 
-    Folder trees (slow to decode) and resized arrays are cached on disk; memory-mapped STL-10
-    at its own size and the small in-memory sources are read directly.
+    Everything is cached on disk after the first decode, except `digits` (in memory, tiny)
+    and STL-10 at its own 96 px (memory-mapped from the official binaries already).
     """
     if image_size is not None and image_size < 1:
         raise DataError(f"image_size must be positive (got {image_size}).")
     kind, name, path = _parse(source)
+    if path is None and kind != "digits":
+        path = sources.default_path(kind, name)
     if path is not None and not path.exists():
         raise DataError(f"{path} does not exist (data source '{source}').")
-    if kind == "digits" or (kind != "folder" and image_size is None):
+    if image_size == NATIVE_SIZE.get(kind):
+        image_size = None
+    if kind == "digits" or (kind == "stl10" and image_size is None):
         return _resized(_load_raw(kind, name, path, image_size), image_size)
     root = cache_root(cache_dir)
-    key = cache_key(f"{kind}:{name}:{path.resolve() if path else ''}", image_size, path)
+    key = cache_key(f"{kind}:{name}:{path.resolve() if path else ''}", image_size, path, root)
     if (hit := load_cached(root, key)) is not None:
         return hit
     bundle = _resized(_load_raw(kind, name, path, image_size), image_size)
     save_cached(root, key, bundle)
-    return bundle
+    # Hand back the memory-mapped entry, so a first load behaves like every later one and the
+    # decoded copy is freed; the in-memory bundle is the fallback when the cache is read-only.
+    return load_cached(root, key) or bundle
 
 
 __all__ = ["SOURCES", "DataBundle", "DataError", "ImageSet", "Split", "load_dataset",

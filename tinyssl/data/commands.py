@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import click
@@ -9,16 +10,23 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from tinyssl.data import SOURCES, DataError, load_dataset
+from tinyssl.data import SOURCES, DataBundle, DataError, load_dataset, make_split
 
 SOURCE_HELP = f"Data source: {', '.join(SOURCES)}."
 
 
-def _load(source: str, image_size: int | None):  # noqa: ANN202 - click helper
+def _load(source: str, image_size: int | None) -> DataBundle:
+    """Load, turning DataError into a clean CLI error and warnings (skipped files) into
+    one plain line each."""
     try:
-        return load_dataset(source, image_size)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            bundle = load_dataset(source, image_size)
     except DataError as e:
         raise click.ClickException(str(e)) from None
+    for w in caught:
+        click.echo(f"warning: {w.message}", err=True)
+    return bundle
 
 
 @click.group()
@@ -29,17 +37,36 @@ def data() -> None:
 @data.command()
 @click.argument("source")
 @click.option("--image-size", type=int, default=None, help="Resize to this square size.")
-def info(source: str, image_size: int | None) -> None:
-    """Classes, counts per split and class, and image shape of SOURCE."""
+@click.option("--labels", type=int, default=None, help="Show the split for N labels in total.")
+@click.option("--labels-per-class", type=int, default=None,
+              help="Show the split for K labels per class.")
+@click.option("--val-per-class", type=int, default=10, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def info(source: str, image_size: int | None, labels: int | None,
+         labels_per_class: int | None, val_per_class: int, seed: int) -> None:
+    """Classes, counts per split and class, and image shape of SOURCE.
+
+    With --labels or --labels-per-class, also the labelled / validation / unlabelled
+    split a training run with the same options and seed would use.
+    """
     b = _load(source, image_size)
+    columns = {"train": b.train.y, "test": b.test.y}
+    if labels is not None or labels_per_class is not None:
+        try:
+            s = make_split(b, b.num_classes, labels, labels_per_class, val_per_class, seed)
+        except DataError as e:
+            raise click.ClickException(str(e)) from None
+        columns |= {"labelled": b.train.y[s.labeled], "val": b.train.y[s.val],
+                    "unlabelled": b.train.y[s.unlabeled]}
     table = Table(title=b.name, caption=f"{b.num_classes} classes · images "
                   f"{'×'.join(map(str, b.image_shape))} (H×W×C) uint8")
     table.add_column("class")
-    table.add_column("train", justify="right")
-    table.add_column("test", justify="right")
+    for name in columns:
+        table.add_column(name, justify="right")
+    counts = {k: np.bincount(y, minlength=b.num_classes) for k, y in columns.items()}
     for c, name in enumerate(b.classes):
-        table.add_row(name, str(int(np.sum(b.train.y == c))), str(int(np.sum(b.test.y == c))))
-    table.add_row("[bold]total", f"[bold]{len(b.train)}", f"[bold]{len(b.test)}")
+        table.add_row(name, *(str(int(n[c])) for n in counts.values()))
+    table.add_row("[bold]total", *(f"[bold]{len(y)}" for y in columns.values()))
     console = Console()
     console.print(table)
     if b.unlabeled is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -14,17 +15,20 @@ from tinyssl.data.types import DataError
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
                     ".pgm"}
 
+Encoded = bytes | Path  # an image file's bytes (from an archive) or its path on disk
 
-def decode(data: bytes, image_size: int | None) -> np.ndarray | None:
-    """Bytes of one image file → uint8 H×W×C (C = 1 for grey, 3 otherwise); None if corrupt."""
+
+def decode(src: Encoded, image_size: int | None) -> np.ndarray | None:
+    """One image file → uint8 H×W×C (C = 1 for grey, 3 otherwise); None if corrupt."""
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with Image.open(src if isinstance(src, Path) else io.BytesIO(src)) as img:
             img = img.convert("L" if img.mode in ("L", "I;16", "I", "1", "LA") else "RGB")
             if image_size is not None and img.size != (image_size, image_size):
                 img = img.resize((image_size, image_size), Image.Resampling.BILINEAR,
                                  reducing_gap=2.0)
             arr = np.asarray(img, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError,
+            Image.DecompressionBombError):
         return None
     return arr[..., None] if arr.ndim == 2 else arr
 

@@ -3,13 +3,13 @@ medmnist:NAME[:PATH]. Each returns a DataBundle at the source's own image size."
 
 from __future__ import annotations
 
-import os
 import pickle
 import tarfile
 from pathlib import Path
 
 import numpy as np
 
+from tinyssl.data.cache import tinyssl_home
 from tinyssl.data.download import (
     CIFAR10_MD5,
     CIFAR10_URL,
@@ -27,8 +27,42 @@ STL10_CLASSES = ["airplane", "bird", "car", "cat", "deer", "dog", "horse", "monk
                  "truck"]
 
 
-def downloads_dir() -> Path:
-    return Path(os.environ.get("TINYSSL_CACHE", Path.home() / ".cache" / "tinyssl")) / "downloads"
+# MedMNIST .npz files carry no class names; these are the official ones (medmnist INFO).
+MEDMNIST_CLASSES = {
+    "bloodmnist": ["basophil", "eosinophil", "erythroblast", "immature granulocyte",
+                   "lymphocyte", "monocyte", "neutrophil", "platelet"],
+    "pathmnist": ["adipose", "background", "debris", "lymphocytes", "mucus", "smooth muscle",
+                  "normal colon mucosa", "cancer-associated stroma",
+                  "colorectal adenocarcinoma epithelium"],
+    "pneumoniamnist": ["normal", "pneumonia"],
+}
+
+
+def default_path(kind: str, name: str | None) -> Path:
+    """Where a source lives when no path is given: the downloads folder, fetched (with its
+    checksum verified) the first time on a machine with internet."""
+    downloads = tinyssl_home() / "downloads"
+    if kind == "cifar10":
+        path = downloads / "cifar-10-python.tar.gz"
+        if not path.exists():
+            fetch(CIFAR10_URL, path, CIFAR10_MD5)
+        return path
+    if kind == "stl10":
+        path = downloads / "stl10_binary"
+        if not path.exists():
+            archive = fetch(STL10_URL, downloads / "stl10_binary.tar.gz", STL10_MD5)
+            try:
+                with tarfile.open(archive) as tf:
+                    tf.extractall(downloads, filter="data")
+            except (tarfile.TarError, EOFError, OSError) as e:
+                raise DataError(f"{archive}: cannot extract the archive ({e}).") from None
+        return path
+    if kind == "medmnist":
+        path = downloads / f"{name}.npz"
+        if not path.exists():
+            fetch(MEDMNIST_URL.format(name=name), path, md5=None)
+        return path
+    raise DataError(f"data source '{kind}' needs a path, e.g. {kind}:/data/my_images.")
 
 
 def load_digits(seed: int = 0) -> DataBundle:
@@ -82,18 +116,15 @@ def _bundle(name: str, classes: list[str], x_tr: np.ndarray, y_tr: np.ndarray,
     return DataBundle(name, classes, *sets)
 
 
-def load_medmnist(name: str, path: Path | None) -> DataBundle:
+def load_medmnist(name: str, path: Path) -> DataBundle:
     """MedMNIST .npz; the official validation images join the training pool (our splits
     carve validation from it, seeded)."""
-    path = path or downloads_dir() / f"{name}.npz"
-    if not path.exists():
-        fetch(MEDMNIST_URL.format(name=name), path, md5=None)
     keys = {k: k for k in ("train_images", "train_labels", "val_images", "val_labels",
                            "test_images", "test_labels")}
     a = _npz_arrays(path, keys)
     y_all = np.concatenate([a["train_labels"].reshape(-1), a["val_labels"].reshape(-1),
                             a["test_labels"].reshape(-1)])
-    classes = [str(i) for i in range(int(y_all.max()) + 1)]
+    classes = MEDMNIST_CLASSES.get(name) or [str(i) for i in range(int(y_all.max()) + 1)]
     return _bundle(f"medmnist:{name}", classes,
                    np.concatenate([a["train_images"], a["val_images"]]),
                    np.concatenate([a["train_labels"], a["val_labels"]]).reshape(-1),
@@ -107,15 +138,9 @@ def _unpickle(data: bytes, where: str) -> dict:
         raise DataError(f"{where}: not a CIFAR-10 python batch ({e}).") from None
 
 
-def load_cifar10(path: Path | None) -> DataBundle:
+def load_cifar10(path: Path) -> DataBundle:
     """The official python version: the cifar-10-batches-py directory (or its parent), or
     cifar-10-python.tar.gz read without extracting."""
-    if path is None:
-        path = downloads_dir() / "cifar-10-python.tar.gz"
-        if not path.exists():
-            fetch(CIFAR10_URL, path, CIFAR10_MD5)
-    if not path.exists():
-        raise DataError(f"{path} does not exist.")
     batches: dict[str, bytes] = {}
     if path.is_dir():
         root = path / "cifar-10-batches-py" if (path / "cifar-10-batches-py").is_dir() else path
@@ -166,17 +191,9 @@ def _stl_labels(path: Path, n: int) -> np.ndarray:
     return check_labels(y, n, 10, str(path))
 
 
-def load_stl10(path: Path | None) -> DataBundle:
+def load_stl10(path: Path) -> DataBundle:
     """The official binary format (stl10_binary/: train_X.bin, train_y.bin, test_*,
     unlabeled_X.bin)."""
-    if path is None:
-        path = downloads_dir() / "stl10_binary"
-        if not path.exists():
-            archive = fetch(STL10_URL, path.with_suffix(".tar.gz"), STL10_MD5)
-            with tarfile.open(archive) as tf:
-                tf.extractall(path.parent, filter="data")
-    if not path.exists():
-        raise DataError(f"{path} does not exist.")
     root = path / "stl10_binary" if (path / "stl10_binary").is_dir() else path
     x_tr, x_te = _stl_images(root / "train_X.bin"), _stl_images(root / "test_X.bin")
     unl = root / "unlabeled_X.bin"

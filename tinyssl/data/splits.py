@@ -2,49 +2,68 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from tinyssl.data.types import DataBundle, DataError, Split
 
 
-def make_split(data: DataBundle | np.ndarray, num_classes: int, labels: int | None = None,
-               labels_per_class: int | None = None, val_per_class: int = 10,
-               seed: int = 0) -> Split:
-    """Seeded, class-balanced split of the training set.
-
-    `labels` (total, spread evenly; the remainder goes to randomly chosen classes) or
-    `labels_per_class`; neither means every non-validation image is labelled. Validation
-    takes `val_per_class` images of each class first; everything else is unlabelled.
-    """
-    y = data.train.y if isinstance(data, DataBundle) else np.asarray(data)
-    classes = data.classes if isinstance(data, DataBundle) else [str(c) for c in range(num_classes)]
+def _per_class_budget(classes: list[str], labels: int | None,
+                      labels_per_class: int | Mapping[str, int] | None,
+                      rng: np.random.Generator) -> np.ndarray | None:
+    """Labelled images wanted per class; None means every non-validation image."""
     if labels is not None and labels_per_class is not None:
         raise DataError("give either labels or labels_per_class, not both.")
+    if isinstance(labels_per_class, Mapping):
+        if unknown := sorted(set(labels_per_class) - set(classes)):
+            raise DataError(f"unknown class name(s) {', '.join(map(repr, unknown))} in "
+                            f"labels_per_class; the classes are {', '.join(classes)}.")
+        budget = np.array([labels_per_class.get(c, 0) for c in classes], dtype=np.int64)
+        if (budget < 0).any() or budget.sum() < 1:
+            raise DataError("labels_per_class must give each class 0 or more labels and at "
+                            f"least 1 in total (got {dict(labels_per_class)}).")
+        return budget
     for name, value in (("labels", labels), ("labels_per_class", labels_per_class)):
         if value is not None and value < 1:
             raise DataError(f"{name} must be at least 1 (got {value}).")
+    n = len(classes)
+    if labels_per_class is not None:
+        return np.full(n, labels_per_class, dtype=np.int64)
+    if labels is None:
+        return None
+    if labels < n:
+        raise DataError(f"{labels} labels cannot cover {n} classes; use at least {n}.")
+    budget = np.full(n, labels // n, dtype=np.int64)
+    budget[rng.permutation(n)[: labels % n]] += 1
+    return budget
+
+
+def make_split(data: DataBundle | np.ndarray, num_classes: int, labels: int | None = None,
+               labels_per_class: int | Mapping[str, int] | None = None,
+               val_per_class: int = 10, seed: int = 0) -> Split:
+    """Seeded, class-balanced split of the training set.
+
+    `labels` (total, spread evenly; the remainder goes to randomly chosen classes) or
+    `labels_per_class` (one number, or {class name: number} for uneven budgets); neither
+    means every non-validation image is labelled. Validation takes `val_per_class` images of
+    each class first; everything else is unlabelled.
+    """
+    y = data.train.y if isinstance(data, DataBundle) else np.asarray(data)
+    classes = data.classes if isinstance(data, DataBundle) else [str(c) for c in range(num_classes)]
     if val_per_class < 0:
         raise DataError(f"val_per_class must be >= 0 (got {val_per_class}).")
     rng = np.random.default_rng(seed)
-    per_class = np.zeros(num_classes, dtype=np.int64)
-    if labels_per_class is not None:
-        per_class[:] = labels_per_class
-    elif labels is not None:
-        if labels < num_classes:
-            raise DataError(f"{labels} labels cannot cover {num_classes} classes; "
-                            f"use at least {num_classes}.")
-        per_class[:] = labels // num_classes
-        per_class[rng.permutation(num_classes)[: labels % num_classes]] += 1
+    budget = _per_class_budget(classes, labels, labels_per_class, rng)
     lab, val, unl = [], [], []
     for c in range(num_classes):
         idx = rng.permutation(np.flatnonzero(y == c))
-        take = len(idx) - val_per_class if labels is None and labels_per_class is None \
-            else int(per_class[c])
-        if take < 1 or take + val_per_class > len(idx):
+        take = len(idx) - val_per_class if budget is None else int(budget[c])
+        if take + val_per_class > len(idx) or (budget is None and take < 1):
             raise DataError(
                 f"class '{classes[c]}' has {len(idx)} training images: not enough for "
-                f"{take} labelled + {val_per_class} validation images; lower the label budget "
-                "or val_per_class.")
+                f"{max(take, 1)} labelled + {val_per_class} validation images; lower the label "
+                "budget or val_per_class.")
         val.append(idx[:val_per_class])
         lab.append(idx[val_per_class:val_per_class + take])
         unl.append(idx[val_per_class + take:])

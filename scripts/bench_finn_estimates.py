@@ -46,8 +46,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--target-fps", type=float, default=3000.0)
-    ap.add_argument("--out", type=Path, default=REPO / "results" / "finn_estimates.md")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="default results/finn_estimates.md (…_quick.md with --quick)")
     args = ap.parse_args()
+    args.out = args.out or REPO / "results" / f"finn_estimates{'_quick' if args.quick else ''}.md"
     torch.set_num_threads(1)
     models = ["cnv-w1a1"] if args.quick else ["cnv-w1a1", "cnv-w2a2"]
     boards = ["Pynq-Z1"] if args.quick else ["Pynq-Z1", "ZCU104"]

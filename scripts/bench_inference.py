@@ -6,7 +6,7 @@ hardware-layer graph (the functional model of the accelerator), at batch 1 and b
     .venv/bin/python scripts/bench_inference.py --quick    # tiny-w2a2 only, fewer images
 Results: results/inference.md (+ .json). One CPU thread everywhere (torch and onnxruntime),
 so the numbers compare runtimes, not core counts. FINN's graphs are fixed to batch 1, so
-"batch 256" there is 256 single-image executions.
+a larger batch is a loop of single-image executions (same images/s as batch 1, not re-measured).
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from tinyssl.runs import load_net
 from tinyssl.verify import stages
 
 REPO = Path(__file__).resolve().parents[1]
-RUNTIMES = ("brevitas (PyTorch)", "onnxruntime (QCDQ)", "FINN python (HW layers)")
+FINN = "FINN python (HW layers)"
+RUNTIMES = ("brevitas (PyTorch)", "onnxruntime (QCDQ)", FINN)
 
 
 def throughput(stage: stages.Stage, x: np.ndarray, batch: int, seconds: float) -> float:
@@ -53,8 +54,10 @@ def make_stage(name: str, run: Path, batch: int) -> stages.Stage:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", type=Path, default=REPO / "results" / "inference.md")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="default results/inference.md (results/inference_quick.md with --quick)")
     args = ap.parse_args()
+    args.out = args.out or REPO / "results" / f"inference{'_quick' if args.quick else ''}.md"
     torch.set_num_threads(1)
     models = ["tiny-w2a2"] if args.quick else ["tiny-w2a2", "cnv-w2a2"]
     seconds = 1.0 if args.quick else 3.0
@@ -67,6 +70,8 @@ def main() -> None:
             build_run(run)
             for name in RUNTIMES:
                 for batch in batches:
+                    if name == FINN and batch > 1:
+                        continue  # batch-1 graph: a batch is a loop of batch-1 executions
                     ips = throughput(make_stage(name, run, batch), x, batch, seconds)
                     rows.append({"model": model, "runtime": name, "batch": batch,
                                  "images_per_s": ips})
@@ -75,12 +80,18 @@ def main() -> None:
     args.out.with_suffix(".json").write_text(json.dumps(rows, indent=2) + "\n")
     cpu = platform.processor() or platform.machine()
     lines = [f"# CPU inference throughput (images/s, 3×32×32, 1 thread, {cpu})", "",
+             "Untrained networks (throughput does not depend on the weights), random uint8 images.",
+             "Measured on a shared 2-core machine: absolute numbers are noisy, ratios indicative.",
+             "FINN's Python execution is its functional model (for verification), not a runtime.",
+             "",
              "| model | runtime | " + " | ".join(f"batch {b}" for b in batches) + " |",
              "|---|---|" + "---:|" * len(batches)]
     for model in models:
         for name in RUNTIMES:
-            vals = [r["images_per_s"] for r in rows if r["model"] == model and r["runtime"] == name]
-            lines.append(f"| {model} | {name} | " + " | ".join(f"{v:,.1f}" for v in vals) + " |")
+            vals = [f"{r['images_per_s']:,.1f}" for r in rows
+                    if r["model"] == model and r["runtime"] == name]
+            vals += ["= batch 1"] * (len(batches) - len(vals))
+            lines.append(f"| {model} | {name} | " + " | ".join(vals) + " |")
     args.out.write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}")
 

@@ -85,21 +85,72 @@ def test_archives_read_in_place_and_corrupt_files_are_skipped(tmp_path: Path, ca
     np.testing.assert_array_equal(again.train.x, b.train.x)
 
 
-def test_truncated_archive_is_a_clear_error(tmp_path: Path, cache: Path) -> None:
+def test_truncated_archive_is_a_clear_error_wherever_it_is_cut(tmp_path: Path,
+                                                                cache: Path) -> None:
     root = _tree(tmp_path / "set", {"a": 20, "b": 20})
-    archive = tmp_path / "set.tgz"
-    with tarfile.open(archive, "w:gz") as tf:
+    whole = tmp_path / "set.tgz"
+    with tarfile.open(whole, "w:gz") as tf:
         tf.add(root, arcname="set")
-    archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
-    with pytest.raises(DataError, match="truncated or corrupt"):
-        load_dataset(f"folder:{archive}", image_size=8, cache_dir=cache)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.tgz"
+    # Every cut before the gzip trailer, including those landing between two members, which
+    # tarfile's own stream reader takes for a complete (shorter) archive.
+    for size in range(20, len(data) - 16, 7):
+        cut.write_bytes(data[:size])
+        with pytest.raises(DataError, match="cut.tgz: cannot read the archive.*truncated"):
+            load_dataset(f"folder:{cut}", image_size=8, cache_dir=cache)
+    zipped = tmp_path / "set.zip"
+    with zipfile.ZipFile(zipped, "w") as zf:
+        zf.writestr("a/0.png", _png())
+    zipped.write_bytes(zipped.read_bytes()[:-30])
+    with pytest.raises(DataError, match="set.zip: cannot read the archive"):
+        load_dataset(f"folder:{zipped}", image_size=8, cache_dir=cache)
+
+
+def test_large_trees_decode_in_worker_processes_with_the_same_result(
+        tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tinyssl.data import folder
+
+    root = _tree(tmp_path / "set", {"a": 9, "b": 7}, corrupt="a/zz_broken.png")
+    with pytest.warns(UserWarning, match="skipped 1 .*a/zz_broken.png"):
+        serial = folder.load_folder(root, 8)
+    monkeypatch.setattr(folder, "CHUNK", 3)
+    monkeypatch.setattr(folder, "MIN_WORKERS", 2)
+    monkeypatch.setattr(folder.os, "sched_getaffinity", lambda _pid: {0, 1})
+    with pytest.warns(UserWarning, match="skipped 1 .*a/zz_broken.png"):
+        pooled = folder.load_folder(root, 8)
+    np.testing.assert_array_equal(pooled.train.x, serial.train.x)
+    np.testing.assert_array_equal(pooled.test.y, serial.test.y)
+
+
+def test_cache_is_keyed_by_content_and_size(tmp_path: Path, cache: Path) -> None:
+    root = _tree(tmp_path / "set", {"a": 4, "b": 4})
+    archive = tmp_path / "set.tgz"
+
+    def pack(value: int) -> None:
+        (root / "a" / "0.png").write_bytes(_png(value=value))
+        with tarfile.open(archive, "w:gz") as tf:
+            tf.add(root, arcname="set")
+
+    pack(10)
+    first = load_dataset(f"folder:{archive}", image_size=8, cache_dir=cache)
+    assert isinstance(first.train.x, np.memmap)  # served from the cache entry
+    first.train.x[:] = 0  # copy-on-write: the entry on disk is untouched
+    again = load_dataset(f"folder:{archive}", image_size=8, cache_dir=cache)
+    assert again.train.x.max() > 0
+    assert load_dataset(f"folder:{archive}", image_size=4, cache_dir=cache).image_shape[0] == 4
+    pack(200)  # same name, new bytes → a new entry, not stale pixels
+    changed = load_dataset(f"folder:{archive}", image_size=8, cache_dir=cache)
+    assert changed.train.x.max() == 200 and again.train.x.max() < 200
+    assert len([d for d in cache.iterdir() if d.name != "fingerprints"]) == 3
 
 
 def test_empty_class_folder_is_a_clear_error(tmp_path: Path, cache: Path) -> None:
     root = _tree(tmp_path / "set", {"a": 2}, corrupt=None)
     (root / "b").mkdir()
     (root / "b" / "x.png").write_bytes(b"garbage")
-    with pytest.raises(DataError, match="'b' holds no readable"):
+    with pytest.raises(DataError, match="'b' holds no readable"), \
+            pytest.warns(UserWarning, match="skipped 1 unreadable .*b/x.png"):
         load_dataset(f"folder:{root}", image_size=8, cache_dir=cache)
     (root / "b" / "x.png").unlink()
     with pytest.raises(DataError, match="'b' holds no image files"):
@@ -132,6 +183,30 @@ def test_cifar10_directory_and_tarball(tmp_path: Path, cache: Path) -> None:
         load_dataset(f"cifar10:{d}", cache_dir=cache)
 
 
+def test_cifar10_without_a_path_downloads_and_checks_the_md5(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tinyssl.data import sources
+
+    d = tmp_path / "remote" / "cifar-10-batches-py"
+    d.mkdir(parents=True)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        (d / name).write_bytes(_cifar_batch(2, len(name)))
+    remote = tmp_path / "remote" / "cifar-10-python.tar.gz"
+    with tarfile.open(remote, "w:gz") as tf:
+        tf.add(d, arcname="cifar-10-batches-py")
+    monkeypatch.setenv("TINYSSL_CACHE", str(tmp_path / "home"))
+    monkeypatch.setattr(sources, "CIFAR10_URL", remote.as_uri())
+    monkeypatch.setattr(sources, "CIFAR10_MD5", "0" * 32)
+    with pytest.raises(DataError, match="corrupt: md5"):
+        load_dataset("cifar10")
+    assert not (tmp_path / "home" / "downloads" / "cifar-10-python.tar.gz").exists()
+    monkeypatch.setattr(sources, "CIFAR10_MD5", md5sum(remote))
+    b = load_dataset("cifar10")
+    assert len(b.train) == 10 and b.classes[0] == "airplane"
+    assert (tmp_path / "home" / "downloads" / "cifar-10-python.tar.gz").is_file()
+    assert any((tmp_path / "home" / "datasets").iterdir())  # decoded once, cached
+
+
 def test_stl10_binaries_are_memory_mapped(tmp_path: Path, cache: Path) -> None:
     rng = np.random.default_rng(0)
     imgs = rng.integers(0, 256, (5, 96, 96, 3), dtype=np.uint8)
@@ -145,6 +220,10 @@ def test_stl10_binaries_are_memory_mapped(tmp_path: Path, cache: Path) -> None:
     np.testing.assert_array_equal(b.train.x, imgs)
     assert b.train.y.tolist() == [0, 1, 2, 9, 0]
     assert isinstance(b.unlabeled.x.base, np.memmap) or isinstance(b.unlabeled.x, np.memmap)
+    assert not cache.exists()  # at 96 px nothing is copied into the cache
+    assert isinstance(load_dataset(f"stl10:{tmp_path}", 96, cache_dir=cache).train.x.base,
+                      np.memmap)
+    assert not cache.exists()
     assert load_dataset(f"stl10:{tmp_path}", image_size=32, cache_dir=cache).unlabeled.x.shape \
         == (5, 32, 32, 3)
     (tmp_path / "train_y.bin").write_bytes(np.array([1, 2, 3, 11, 1], np.uint8).tobytes())
@@ -161,6 +240,8 @@ def test_medmnist_and_npz(tmp_path: Path, cache: Path) -> None:
     np.savez(tmp_path / "bloodmnist.npz", **arrays)
     b = load_dataset(f"medmnist:bloodmnist:{tmp_path / 'bloodmnist.npz'}", cache_dir=cache)
     assert b.train.x.shape == (8, 28, 28, 1) and len(b.test) == 3
+    assert b.classes[0] == "basophil"  # official names: the .npz holds none
+    np.testing.assert_array_equal(b.train.y[6:], arrays["val_labels"].reshape(-1))
     np.savez(tmp_path / "plain.npz", x_train=arrays["train_images"], y_train=np.arange(6) % 2,
              x_test=arrays["test_images"], y_test=np.array([0, 1, 0]),
              class_names=np.array(["no", "yes"]))
@@ -200,12 +281,34 @@ def test_data_cli_info_and_preview(tmp_path: Path) -> None:
     runner = CliRunner()
     res = runner.invoke(main, ["data", "info", "digits"])
     assert res.exit_code == 0, res.output
-    assert "1442" in res.output and "355" in res.output
+    assert "1442" in res.output and "355" in res.output and "8×8×1" in res.output
+    res = runner.invoke(main, ["data", "info", "digits", "--labels-per-class", "3",
+                               "--val-per-class", "5"])
+    assert res.exit_code == 0, res.output
+    total = next(line for line in res.output.splitlines() if "total" in line)
+    assert [c.strip() for c in total.split("│")[1:-1]] == [
+        "total", "1442", "355", "30", "50", str(1442 - 80)], total
     out = tmp_path / "grid.png"
     res = runner.invoke(main, ["data", "preview", "digits", "--out", str(out), "--image-size",
-                               "16"])
+                               "16", "--per-class", "4"])
     assert res.exit_code == 0, res.output
     assert Image.open(out).size[0] > 100
-    res = runner.invoke(main, ["data", "info", "folder:/no/such/dir"])
-    assert res.exit_code == 1 and "does not exist" in res.output
-    assert "Traceback" not in res.output
+
+
+def test_data_cli_bad_input_is_one_line_without_traceback(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    monkeypatch.setenv("TINYSSL_CACHE", str(tmp_path / "cache"))
+    runner = CliRunner()
+    root = _tree(tmp_path / "set", {"a": 3, "b": 3}, corrupt="b/bad.png")
+    res = runner.invoke(main, ["data", "info", f"folder:{root}", "--image-size", "8"])
+    assert res.exit_code == 0, res.output
+    assert "warning:" in res.output and "skipped 1 unreadable" in res.output
+    (tmp_path / "cut.tgz").write_bytes(b"\x1f\x8b" + b"\0" * 40)
+    for args in (["info", "folder:/no/such/dir"], ["info", f"folder:{tmp_path / 'cut.tgz'}"],
+                 ["info", "digits", "--labels-per-class", "500"],
+                 ["preview", "imagenet", "--out", str(tmp_path / "x.png")]):
+        res = runner.invoke(main, ["data", *args])
+        assert res.exit_code == 1, (args, res.output)
+        assert res.output.startswith("Error: ") and len(res.output.splitlines()) == 1
+        assert res.exception is None or isinstance(res.exception, SystemExit)

@@ -37,11 +37,33 @@ def test_no_budget_labels_everything_but_validation(digits) -> None:
     assert len(s.unlabeled) == 0 and len(s.labeled) == len(digits.train) - 50
 
 
+def test_budgets_per_class_name(digits) -> None:
+    s = make_split(digits, 10, labels_per_class={"3": 7, "8": 1}, val_per_class=2, seed=1)
+    assert np.bincount(digits.train.y[s.labeled], minlength=10).tolist() == \
+        [0, 0, 0, 7, 0, 0, 0, 0, 1, 0]
+    assert len(s.val) == 20 and len(s.labeled) + len(s.val) + len(s.unlabeled) == \
+        len(digits.train)
+
+
+def test_budget_up_to_the_last_image_of_a_class(digits) -> None:
+    smallest = int(np.bincount(digits.train.y).min())
+    s = make_split(digits, 10, labels_per_class=smallest - 3, val_per_class=3)
+    assert len(s.labeled) == 10 * (smallest - 3)
+    with pytest.raises(DataError, match=f"not enough for {smallest - 2} labelled"):
+        make_split(digits, 10, labels_per_class=smallest - 2, val_per_class=3)
+
+
 @pytest.mark.parametrize("kwargs, match", [
-    ({"labels_per_class": 500}, "not enough for 500 labelled"),
-    ({"labels": 0}, "at least 1"),
+    ({"labels_per_class": 500}, "class '0' has 143 training images: not enough for 500"),
+    ({"labels": 0}, "labels must be at least 1"),
+    ({"labels": -3}, "labels must be at least 1"),
+    ({"labels_per_class": 0}, "labels_per_class must be at least 1"),
     ({"labels": 5}, "cannot cover 10 classes"),
     ({"labels": 20, "labels_per_class": 2}, "not both"),
+    ({"labels": 20, "val_per_class": -1}, "val_per_class must be >= 0"),
+    ({"labels_per_class": {"cat": 3, "3": 2}}, "unknown class name.*'cat'.*classes are 0, 1"),
+    ({"labels_per_class": {"3": 0}}, "at least 1 in total"),
+    ({"labels_per_class": {"3": -1, "4": 5}}, "0 or more"),
 ])
 def test_impossible_budgets(digits, kwargs, match) -> None:
     with pytest.raises(DataError, match=match):

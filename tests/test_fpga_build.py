@@ -84,3 +84,19 @@ def test_cli_bad_board_is_one_sentence() -> None:
                                        "--board", "Arty"])
     assert result.exit_code == 1
     assert "unknown board 'Arty'" in result.output and "Traceback" not in result.output
+
+
+def test_cli_build_with_folding_file(tmp_path: Path) -> None:
+    run = shutil.copytree(built_run("tiny-w2a2"), tmp_path / "run")
+    folding = json.loads((run / "fpga/finn/report/auto_folding_config.json").read_text())
+    folding["MVAU_hls_0"].update(PE=1, SIMD=1)  # first conv fully folded
+    (tmp_path / "fold.json").write_text(json.dumps(folding))
+    result = CliRunner().invoke(main, ["fpga", "build", str(run), "--board", "KV260",
+                                       "--folding", str(tmp_path / "fold.json")])
+    assert result.exit_code == 0, result.output
+    assert "FPS" in result.output and "report.md" in result.output
+    report = json.loads((run / "fpga" / "report.json").read_text())
+    assert report["board"] == "KV260" and report["folding"] == str(tmp_path / "fold.json")
+    conv0 = next(la for la in report["layers"] if la["name"] == "MVAU_hls_0")
+    # 1 input channel × 3×3 kernel × 4 output channels × 14×14 output pixels, one MAC a cycle
+    assert conv0["cycles"] == 9 * 4 * 14 * 14

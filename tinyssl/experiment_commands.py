@@ -16,6 +16,12 @@ from tinyssl.runs import new_run_dir
 from tinyssl.sweep import SweepConfig, run_sweep
 
 
+def _console() -> Console:
+    """Rich assumes 80 columns when output is not a terminal; the summary needs more."""
+    console = Console()
+    return console if console.is_terminal else Console(width=150)
+
+
 def _sweep_worker(config: Path, root: Path) -> int:
     return len(run_sweep(config, root))
 
@@ -47,7 +53,7 @@ def _run_sweep_and_report(config: Path, root: Path, workers: int) -> None:
     else:
         run_sweep(config, root)
     report = write_report(root)
-    Console().print(_summary_table(root))
+    _console().print(_summary_table(root))
     click.echo(f"report: {report}")
 
 
@@ -71,7 +77,7 @@ def sweep(config: Path, out: Path | None, workers: int) -> None:
 def report(runs_dir: Path, out: Path | None) -> None:
     """Tables (mean ± std over seeds) and plots from every finished run under RUNS_DIR."""
     path = write_report(runs_dir, out)
-    Console().print(_summary_table(runs_dir))
+    _console().print(_summary_table(runs_dir))
     click.echo(f"report: {path}")
 
 

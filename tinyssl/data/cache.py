@@ -20,7 +20,7 @@ import numpy as np
 
 from tinyssl.data.types import DataBundle, ImageSet
 
-CACHE_VERSION = 2
+CACHE_VERSION = 1
 _PARTS = ("train", "test", "unlabeled")
 
 

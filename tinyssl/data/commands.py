@@ -58,8 +58,7 @@ def info(source: str, image_size: int | None, labels: int | None,
             raise click.ClickException(str(e)) from None
         columns |= {"labelled": b.train.y[s.labeled], "val": b.train.y[s.val],
                     "unlabelled": b.train.y[s.unlabeled]}
-    table = Table(title=b.name, caption=f"{b.num_classes} classes · images "
-                  f"{'×'.join(map(str, b.image_shape))} (H×W×C) uint8")
+    table = Table()
     table.add_column("class")
     for name in columns:
         table.add_column(name, justify="right")
@@ -68,6 +67,10 @@ def info(source: str, image_size: int | None, labels: int | None,
         table.add_row(name, *(str(int(n[c])) for n in counts.values()))
     table.add_row("[bold]total", *(f"[bold]{len(y)}" for y in columns.values()))
     console = Console()
+    # Title and shape as plain lines: a table caption would wrap to the table's width.
+    console.print(f"[bold]{b.name}[/bold]: {b.num_classes} classes, images "
+                  f"{'×'.join(map(str, b.image_shape))} (H×W×C) uint8",
+                  highlight=False, soft_wrap=True)
     console.print(table)
     if b.unlabeled is not None:
         console.print(f"unlabelled (source-provided): {len(b.unlabeled)}")

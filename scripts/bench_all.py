@@ -1,7 +1,9 @@
 """Run every benchmark of the project and gather their results into results/ALL.md.
 
-Each `scripts/bench_*.py` writes its own results/<name>.md; this script runs them in turn
-(passing --quick through) and concatenates those files under a header with date and machine.
+Each `scripts/bench_*.py` writes its own results/<name>.md; this script runs them in turn at
+their full settings (each script documents its own reduced --quick mode, which writes
+elsewhere or must be run by hand) and concatenates those files under a header with date
+and machine. `--only bench_inference.py …` refreshes a subset.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 #: benchmark script → the results file it writes
 BENCHMARKS = {
+    "bench_data.py": "data_load.md",
     "bench_semisup.py": "semisup.md",
     "bench_ssl.py": "ssl.md",
     "bench_inference.py": "inference.md",
@@ -27,7 +30,6 @@ BENCHMARKS = {
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="reduced settings for each")
     parser.add_argument("--only", nargs="*", default=None, help="subset of script names")
     args = parser.parse_args()
     machine = (f"{platform.node()} · {platform.processor() or platform.machine()} · "
@@ -38,7 +40,7 @@ def main() -> int:
     for script, result in BENCHMARKS.items():
         if args.only and script not in args.only:
             continue
-        cmd = [sys.executable, str(ROOT / "scripts" / script)] + (["--quick"] if args.quick else [])
+        cmd = [sys.executable, str(ROOT / "scripts" / script)]
         print("$", " ".join(cmd), flush=True)
         start = time.time()
         if subprocess.run(cmd, cwd=ROOT).returncode != 0:

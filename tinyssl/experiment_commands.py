@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from tinyssl.cli_errors import clean_errors
 from tinyssl.report import write_report
 from tinyssl.report.tables import find_runs, group_runs
 from tinyssl.runs import new_run_dir
@@ -64,6 +65,7 @@ def _run_sweep_and_report(config: Path, root: Path, workers: int) -> None:
 @click.option("--workers", default=1, show_default=True,
               help="Processes on this machine; other machines may run the same command on a "
                    "shared --out at the same time.")
+@clean_errors
 def sweep(config: Path, out: Path | None, workers: int) -> None:
     """Run a YAML grid of experiments (resumable), then write results.csv and the report."""
     root = out or Path("runs") / SweepConfig.load(config).name
@@ -74,6 +76,7 @@ def sweep(config: Path, out: Path | None, workers: int) -> None:
 @click.argument("runs_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where report.md and the PNGs go (default: RUNS_DIR).")
+@clean_errors
 def report(runs_dir: Path, out: Path | None) -> None:
     """Tables (mean ± std over seeds) and plots from every finished run under RUNS_DIR."""
     path = write_report(runs_dir, out)
@@ -84,6 +87,7 @@ def report(runs_dir: Path, out: Path | None) -> None:
 @click.command()
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path),
               default=Path("runs"), show_default=True)
+@clean_errors
 def demo(runs_root: Path) -> None:
     """The main job on the embedded digits data: few-label UDA and the supervised baseline on
     the same labels → QONNX export → FINN estimates → bit-accurate verification → report."""

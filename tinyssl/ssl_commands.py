@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from tinyssl.train.commands import _clean_errors, _parse_options, train
+from tinyssl.cli_errors import clean_errors
+from tinyssl.train.commands import _parse_options, train
 
 #: `tinyssl train` options that also make sense without labels (shared, not re-declared).
 _PRETRAIN_PARAMS = ("config_file", "data", "image_size", "model", "width_mult", "steps",
@@ -25,7 +26,7 @@ def _pretrain_params() -> list[click.Parameter]:
     return [method, *(by_name[n] for n in _PRETRAIN_PARAMS)]
 
 
-@_clean_errors
+@clean_errors
 def _pretrain(config_file: Path | None, runs_root: Path, method_options: tuple[str, ...],
               **options: Any) -> None:
     """Self-supervised pre-training on every image of DATA (labels unused) → a run whose
@@ -60,7 +61,7 @@ pretrain = click.Command("pretrain", callback=_pretrain, params=_pretrain_params
 @click.option("--k", "k", type=int, default=20, show_default=True, help="kNN neighbours.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Which labels are drawn.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
-@_clean_errors
+@clean_errors
 def probe(run: Path, data: str, labels: int | None, labels_per_class: int | None, k: int,
           seed: int, device: str) -> None:
     """Linear probe and cosine kNN on RUN's frozen encoder with a few labels of DATA."""
@@ -76,7 +77,7 @@ def probe(run: Path, data: str, labels: int | None, labels_per_class: int | None
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path),
               default=Path("runs"), show_default=True, help="The study goes to RUNS/<name>/.")
-@_clean_errors
+@clean_errors
 def transfer(config: Path, runs_root: Path) -> None:
     """Pre-train on each source × fine-tune on each target (resumable); writes the accuracy
     matrix as markdown, CSV and a heat-map PNG."""

@@ -15,24 +15,7 @@ from typing import Any
 import click
 import yaml
 
-from tinyssl.data.types import DataError
-
-
-def _clean_errors(fn: Any) -> Any:
-    """Turn the library's user-facing errors into click errors (no traceback)."""
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from tinyssl.train import TrainingDiverged
-
-        try:
-            return fn(*args, **kwargs)
-        except (ValueError, DataError, FileNotFoundError) as e:
-            raise click.UsageError(str(e)) from None
-        except TrainingDiverged as e:
-            raise click.ClickException(str(e)) from None
-    return wrapper
+from tinyssl.cli_errors import clean_errors
 
 
 def _parse_options(values: tuple[str, ...]) -> dict[str, Any] | None:
@@ -92,7 +75,7 @@ def _parse_options(values: tuple[str, ...]) -> dict[str, Any] | None:
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path),
               default=Path("runs"), show_default=True, help="Where run directories go.")
 @click.option("--progress/--no-progress", default=None, help="Live progress bar (on a TTY).")
-@_clean_errors
+@clean_errors
 def train(config_file: Path | None, resume: Path | None, runs_root: Path,
           method_options: tuple[str, ...], **options: Any) -> None:
     """Train a model with METHOD on DATA and write a run directory."""
@@ -123,7 +106,7 @@ def train(config_file: Path | None, resume: Path | None, runs_root: Path,
 @click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--data", help="Evaluate on this source's test set instead of the run's.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
-@_clean_errors
+@clean_errors
 def evaluate(run: Path, data: str | None, device: str) -> None:
     """Accuracy, macro-F1, per-class precision/recall and a confusion-matrix PNG for RUN."""
     from tinyssl.train.evaluate import evaluate_run

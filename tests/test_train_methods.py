@@ -95,3 +95,13 @@ def test_init_from_another_run_copies_the_encoder(tmp_path: Path) -> None:
     enc = [k for k in a if k.startswith("encoder.")]
     assert enc and all(torch.equal(a[k], b[k]) for k in enc)  # frozen: BN stats too
     assert not all(torch.equal(a[k], b[k]) for k in a if k.startswith("classifier."))
+
+
+@pytest.mark.parametrize("options, label", [
+    ({"method": "uda"}, "uda"),
+    ({"method": "uda", "pseudo_label": True}, "uda+pl"),
+    ({"method": "uda", "pseudo_label": True, "pl_balanced": True}, "uda+pl-bal"),
+    ({"method": "pseudolabel", "pl_balanced": True}, "pseudolabel-bal"),
+])
+def test_reports_tell_growth_variants_apart(options: dict, label: str) -> None:
+    assert load_config(None, options).method_label == label

@@ -108,9 +108,12 @@ class TrainConfig:
 
     @property
     def method_label(self) -> str:
-        """The name reports group by: `uda+pl` when pseudo-label growth is on."""
-        return f"{self.method}+pl" if self.pseudo_label and self.method != "pseudolabel" \
-            else self.method
+        """The name reports group by: `uda+pl` when pseudo-label growth is on, `uda+pl-bal`
+        when it is class-balanced (`pseudolabel-bal` for the stand-alone method)."""
+        if not self.pseudo_label and self.method != "pseudolabel":
+            return self.method
+        name = self.method if self.method == "pseudolabel" else f"{self.method}+pl"
+        return f"{name}-bal" if self.pl_balanced else name
 
     @property
     def warmup_steps(self) -> int:

@@ -125,6 +125,18 @@ def environment() -> dict[str, Any]:
     }
 
 
+def read_json(path: Path) -> dict[str, Any]:
+    """A run file such as summary.json or fpga/report.json; {} when that stage has not run."""
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """metrics.jsonl, pseudolabels.jsonl: one record per line; [] when absent."""
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:
     with open(path, "a") as f:
         f.write(json.dumps(record) + "\n")

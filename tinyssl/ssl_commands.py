@@ -3,13 +3,13 @@ tinyssl.pretrain, tinyssl.probe and tinyssl.transfer."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 
 from tinyssl.cli_errors import clean_errors
+from tinyssl.runs import read_jsonl
 from tinyssl.train.commands import _parse_options, train
 
 #: `tinyssl train` options that also make sense without labels (shared, not re-declared).
@@ -41,8 +41,7 @@ def _pretrain(config_file: Path | None, runs_root: Path, method_options: tuple[s
     except TrainingInterrupted as e:
         click.echo(str(e), err=True)
         raise SystemExit(130) from None
-    last = (run / "metrics.jsonl").read_text().splitlines()[-1]
-    record = json.loads(last)
+    record = read_jsonl(run / "metrics.jsonl")[-1]
     click.echo(f"{run}: {cfg.method} loss {record['loss']:.4f}, embedding std "
                f"{record.get('embed_std', float('nan')):.4f}, "
                f"{record['images_per_s']:,.0f} images/s")

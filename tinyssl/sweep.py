@@ -34,7 +34,7 @@ from typing import Any
 import psutil
 import yaml
 
-from tinyssl.runs import atomic_write_bytes
+from tinyssl.runs import atomic_write_bytes, read_json
 
 log = logging.getLogger(__name__)
 
@@ -174,10 +174,6 @@ def run_sweep(config: Path, root: Path) -> list[Path]:
     return done
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
 def collect_rows(config: Path, root: Path) -> list[dict[str, Any]]:
     """One row per finished cell: its grid values, metrics, and FPGA numbers when built."""
     cfg = SweepConfig.load(config)
@@ -187,9 +183,9 @@ def collect_rows(config: Path, root: Path) -> list[dict[str, Any]]:
         run = _train_run(root / "cells" / cid) if (root / "cells" / cid).is_dir() else None
         if run is None or not (run / "summary.json").exists():
             continue
-        summary = _read_json(run / "summary.json")
-        fpga = _read_json(run / "fpga" / "report.json")
-        verify = _read_json(run / "verify.json")
+        summary = read_json(run / "summary.json")
+        fpga = read_json(run / "fpga" / "report.json")
+        verify = read_json(run / "verify.json")
         totals = fpga.get("totals", {})
         rows.append({
             "cell": cid, **cell,

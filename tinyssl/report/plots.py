@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tinyssl.report.tables import Group, RunRecord  # noqa: E402
+from tinyssl.runs import read_jsonl  # noqa: E402
 
 
 def _save(fig: plt.Figure, out: Path) -> Path:
@@ -119,18 +119,12 @@ def pareto(groups: list[Group], out: Path) -> Path | None:
     return _save(fig, out)
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def training_curves(runs: list[RunRecord], out: Path) -> Path | None:
     """Training loss and validation accuracy against step for every run."""
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
     drawn = False
     for run in runs:
-        recs = _read_jsonl(run.path / "metrics.jsonl")
+        recs = read_jsonl(run.path / "metrics.jsonl")
         s = run.summary
         label = f"{s.get('method')} {s.get('labels')} s{s.get('seed')}"
         loss = [(r["step"], r["loss"]) for r in recs if "loss" in r and "step" in r]
@@ -154,7 +148,7 @@ def training_curves(runs: list[RunRecord], out: Path) -> Path | None:
 
 def pseudo_label_growth(run: RunRecord, classes: list[str], out: Path) -> Path | None:
     """Images added per class by pseudo-label growth, and how many of them were wrong."""
-    events = _read_jsonl(run.path / "pseudolabels.jsonl")
+    events = read_jsonl(run.path / "pseudolabels.jsonl")
     if not events:
         return None
     added = np.sum([np.asarray(e["added"], dtype=float) for e in events], axis=0)

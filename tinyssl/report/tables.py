@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from tinyssl.models import parse_quant_name
+from tinyssl.runs import read_json
 
 #: Runs that differ only in these fields are seeds of one experiment.
 GROUP_KEYS = ("data", "method", "model", "labels")
@@ -32,16 +32,12 @@ class RunRecord:
         return (parsed[1], parsed[2]) if parsed else None
 
 
-def _json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
 def find_runs(root: Path) -> list[RunRecord]:
     """Every run directory below `root` that finished training (has summary.json)."""
     if not root.is_dir():
         raise ValueError(f"{root} is not a directory of runs.")
-    return [RunRecord(s.parent, _json(s), _json(s.parent / "fpga" / "report.json"),
-                      _json(s.parent / "verify.json"))
+    return [RunRecord(s.parent, read_json(s), read_json(s.parent / "fpga" / "report.json"),
+                      read_json(s.parent / "verify.json"))
             for s in sorted(root.rglob("summary.json"))]
 
 

@@ -73,6 +73,10 @@ def test_growth_selection_rules() -> None:
     g.balanced = True
     pos, labels = g.select(probs)
     assert sorted(zip(pos.tolist(), labels.tolist(), strict=True)) == [(1, 0), (3, 1)]
+    g.max_add = 6  # up to 3 per class, but class 1 has one candidate: one each
+    assert sorted(g.select(probs)[0].tolist()) == [1, 3]
+    pos, _ = g.select(probs[[0, 1, 2, 4]])  # no confident class-1 image: add nothing
+    assert pos.size == 0
     event = g.event(3, np.array([0, 1, 1]), np.array([0, 0, -1]))
     assert event["added"] == [1, 2] and event["wrong"] == [0, 1] and event["unknown"] == 1
 

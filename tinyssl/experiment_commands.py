@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
 from importlib import resources
 from pathlib import Path
 
@@ -14,17 +13,13 @@ from tinyssl.cli_errors import clean_errors
 from tinyssl.report import write_report
 from tinyssl.report.tables import find_runs, group_runs
 from tinyssl.runs import new_run_dir
-from tinyssl.sweep import SweepConfig, run_sweep
+from tinyssl.sweep import SweepConfig, run_sweep_workers
 
 
 def _console() -> Console:
     """Rich assumes 80 columns when output is not a terminal; the summary needs more."""
     console = Console()
     return console if console.is_terminal else Console(width=150)
-
-
-def _sweep_worker(config: Path, root: Path) -> int:
-    return len(run_sweep(config, root))
 
 
 def _summary_table(root: Path) -> Table:
@@ -48,11 +43,7 @@ def _summary_table(root: Path) -> Table:
 def _run_sweep_and_report(config: Path, root: Path, workers: int) -> None:
     cfg = SweepConfig.load(config)
     click.echo(f"sweep '{cfg.name}': {len(cfg.cells)} runs into {root}")
-    if workers > 1:
-        with mp.get_context("spawn").Pool(workers) as pool:
-            pool.starmap(_sweep_worker, [(config, root)] * workers)
-    else:
-        run_sweep(config, root)
+    run_sweep_workers(config, root, workers)
     report = write_report(root)
     _console().print(_summary_table(root))
     click.echo(f"report: {report}")

@@ -24,6 +24,7 @@ import io
 import itertools
 import json
 import logging
+import multiprocessing as mp
 import os
 import socket
 import time
@@ -172,6 +173,24 @@ def run_sweep(config: Path, root: Path) -> list[Path]:
             (cell_dir / "claim").unlink(missing_ok=True)
     write_results_csv(config, root)
     return done
+
+
+def _worker(config: Path, root: Path, threads: int) -> int:
+    import torch
+
+    torch.set_num_threads(threads)
+    return len(run_sweep(config, root))
+
+
+def run_sweep_workers(config: Path, root: Path, workers: int = 1) -> None:
+    """`workers` processes on this machine share the cores: each gets cores // workers torch
+    threads, because oversubscribed threads make CPU training several times slower."""
+    if workers <= 1:
+        run_sweep(config, root)
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    with mp.get_context("spawn").Pool(workers) as pool:
+        pool.starmap(_worker, [(config, root, threads)] * workers)
 
 
 def collect_rows(config: Path, root: Path) -> list[dict[str, Any]]:

@@ -42,15 +42,18 @@ class PseudoLabelGrowth:
     def select(self, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Positions (into the scored pool) and predicted labels of the images to move.
 
-        Most confident first; balanced mode takes at most max_add // num_classes per class.
+        Most confident first. Balanced mode adds the same number k to every class, k = the
+        fewest confident candidates any class has (at most max_add // num_classes), so nothing
+        is added while some class has none: capping each class separately still let easy
+        classes grow to 20x the hard ones' labels and biased the classifier against them.
         """
         conf, pred = probs.max(1), probs.argmax(1)
         order = np.argsort(-conf, kind="stable")
         order = order[conf[order] > self.threshold]
         if self.balanced:
-            per_class = max(1, self.max_add // self.num_classes)
-            order = np.concatenate([order[pred[order] == c][:per_class]
-                                    for c in range(self.num_classes)]).astype(np.int64)
+            by_class = [order[pred[order] == c] for c in range(self.num_classes)]
+            k = min(max(1, self.max_add // self.num_classes), *(len(o) for o in by_class))
+            order = np.concatenate([o[:k] for o in by_class]).astype(np.int64)
         else:
             order = order[: self.max_add]
         return order, pred[order]

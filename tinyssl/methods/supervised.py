@@ -19,8 +19,9 @@ def weak_augment(image_size: int, flip: bool) -> WeakAugment:
 
 
 @lru_cache(maxsize=16)
-def strong_augment(image_size: int, flip: bool, n: int, m: int) -> StrongAugment:
-    return StrongAugment(image_size, flip, n=n, m=m)
+def strong_augment(image_size: int, flip: bool, n: int, m: int, policy: str,
+                   cutout: float) -> StrongAugment:
+    return StrongAugment(image_size, flip, n=n, m=m, policy=policy, cutout=cutout)
 
 
 class Supervised(Method):
@@ -53,20 +54,24 @@ class Consistency(Supervised):
     unlabelled strong view], so BatchNorm sees all three and the CPU runs one big batch.
 
     Options: weight (of the unlabelled loss), threshold (teacher confidence mask),
-    randaugment_n / randaugment_m (strong augmentation), flip.
+    randaugment_n / randaugment_m / randaugment_policy ("full" or "mild") and cutout (side of
+    the erased square as a fraction of the image; 0 = off): the strong augmentation; flip.
     """
 
     uses_unlabeled = True
     teacher_view = "weak"
 
     def __init__(self, net: Net, num_classes: int, threshold: float, weight: float = 1.0,
-                 randaugment_n: int = 2, randaugment_m: int = 10, **options: bool | float
-                 ) -> None:
+                 randaugment_n: int = 2, randaugment_m: int = 10,
+                 randaugment_policy: str = "full", cutout: float = 0.5,
+                 **options: bool | float) -> None:
         super().__init__(net, num_classes, **options)  # flip, label_smoothing
         self.options.update(threshold=threshold, weight=weight, randaugment_n=randaugment_n,
-                            randaugment_m=randaugment_m)
+                            randaugment_m=randaugment_m, randaugment_policy=randaugment_policy,
+                            cutout=cutout)
         self.threshold, self.weight = threshold, weight
-        self.randaugment = (randaugment_n, randaugment_m)
+        self.randaugment = (randaugment_n, randaugment_m, randaugment_policy, cutout)
+        strong_augment(32, self.flip, *self.randaugment)  # unknown policy: fail now, not mid-run
 
     def strong(self, x: torch.Tensor) -> torch.Tensor:
         return strong_augment(x.shape[-1], self.flip, *self.randaugment)(x)

@@ -53,7 +53,9 @@ def test_sweep_resumes_after_kill_and_reports(tmp_path: Path) -> None:
     (killed_run,) = _run_dir(second)
     assert not (killed_run / "summary.json").exists()
 
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    # resume with two worker processes: one takes the interrupted cell, neither redoes the first
+    res = subprocess.run([*cmd, "--workers", "2"], env=env, capture_output=True, text=True,
+                         timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     # nothing redone, the interrupted run resumed in place
     assert _run_dir(first) == [done_run]

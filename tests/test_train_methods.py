@@ -13,7 +13,9 @@ import torch
 from tinyssl.config import load_config
 from tinyssl.methods.pseudolabel import PseudoLabelGrowth
 from tinyssl.methods.uda import tsa_threshold
+from tinyssl.models import build_model
 from tinyssl.train import run_training
+from tinyssl.train.evaluate import recalibrate_bn
 
 FAST = {"data": "digits", "image_size": 16, "model": "tiny-w2a2", "labels_per_class": 5,
         "steps": 40, "eval_every": 10, "batch_size": 32, "unlabeled_ratio": 2,
@@ -109,3 +111,20 @@ def test_init_from_another_run_copies_the_encoder(tmp_path: Path) -> None:
 ])
 def test_reports_tell_growth_variants_apart(options: dict, label: str) -> None:
     assert load_config(None, options).method_label == label
+
+
+def test_bn_recalibration_replaces_stale_statistics_with_the_images_own() -> None:
+    torch.manual_seed(0)
+    net = build_model("tiny-w2a2", 1, 16, 10)
+    bn = next(m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    seen: list[torch.Tensor] = []
+    bn.register_forward_hook(lambda _m, inputs, _out: seen.append(inputs[0].detach()))
+    x = torch.randint(0, 256, (300, 1, 16, 16), dtype=torch.uint8)
+    bn.running_mean.fill_(5.0)  # stale statistics, as after oscillating low-bit weights
+    bn.running_var.fill_(100.0)
+    net.eval()
+    recalibrate_bn(net, x, batch_size=100)
+    assert not net.training  # mode is restored
+    feats = torch.cat(seen)  # what BN saw, over all three batches
+    assert torch.allclose(bn.running_mean, feats.mean((0, 2, 3)), atol=1e-4)
+    assert torch.allclose(bn.running_var, feats.var((0, 2, 3)), rtol=0.05)

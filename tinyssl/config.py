@@ -58,6 +58,7 @@ class TrainConfig:
     ema: float = 0.999
     amp: str = "auto"
     channels_last: bool = True
+    bn_recalibrate: bool = True
     # bookkeeping
     eval_every: int = 100
     target_acc: float | None = None

@@ -27,6 +27,25 @@ def predict_probs(net: nn.Module, x: torch.Tensor, batch_size: int = 512) -> tor
     return torch.cat(out) if out else torch.empty(0)
 
 
+@torch.no_grad()
+def recalibrate_bn(net: nn.Module, x: torch.Tensor, batch_size: int = 256) -> None:
+    """Re-estimate BatchNorm statistics on training images `x` (uint8 NCHW; no labels used).
+
+    Low-bit weights oscillate around their rounding thresholds, so running statistics that
+    were averaged over past steps describe networks that no longer exist (Nagel et al. 2022,
+    "Overcoming oscillations in quantization-aware training"); the EMA network's averaged
+    statistics never matched its own quantized weights. Before this, validation accuracy of
+    tiny-w2a2 on mnist5k jumped between 26 % and 82 % from one check to the next at almost
+    zero learning rate. torch's update_bn does the re-estimation (cumulative average).
+    """
+    from torch.optim.swa_utils import update_bn
+
+    batches = [x[i:i + batch_size].float().div_(255.0) for i in range(0, len(x), batch_size)]
+    was_training = net.training
+    update_bn(batches, net)
+    net.train(was_training)
+
+
 def accuracy(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     if len(y) == 0:
         return float("nan")

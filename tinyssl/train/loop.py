@@ -43,7 +43,12 @@ from tinyssl.runs import (
 )
 from tinyssl.train.distributed import Dist
 from tinyssl.train.ema import EMA
-from tinyssl.train.evaluate import accuracy, classification_metrics, predict_probs
+from tinyssl.train.evaluate import (
+    accuracy,
+    classification_metrics,
+    predict_probs,
+    recalibrate_bn,
+)
 from tinyssl.train.progress import TrainProgress
 
 
@@ -391,6 +396,8 @@ class Trainer:
     def _validate(self) -> None:
         val = None
         if self.method.uses_labeled and self.dist.main:
+            if self.cfg.bn_recalibrate and not self.cfg.freeze_encoder:  # frozen: BN too
+                recalibrate_bn(self.eval_net, self._bn_images())
             val = accuracy(self.eval_net, self.val_x, self.val_y)
         val = self.dist.broadcast(val)
         record: dict[str, Any] = {"step": self.step}
@@ -412,6 +419,12 @@ class Trainer:
                     "model_spec": model_spec_dict(self.spec),
                     "classes": list(self.bundle.classes), "step": self.step, "val_acc": val})
         self.best_val = self.dist.broadcast(self.best_val)
+
+    def _bn_images(self, count: int = 1024) -> torch.Tensor:
+        """Evenly spaced training images (labelled and unlabelled, never validation)."""
+        train = np.sort(np.concatenate([self.labeled_idx, self.unlabeled_idx]))
+        pick = train[np.linspace(0, len(train) - 1, min(count, len(train))).astype(np.int64)]
+        return self.pool_x[torch.as_tensor(pick, device=self.device)]
 
     def _grow(self) -> None:
         """Move confident unlabelled images (and their predicted labels) to the labelled set."""

@@ -52,6 +52,8 @@ def _parse_options(values: tuple[str, ...]) -> dict[str, Any] | None:
 @click.option("--weight-decay", type=float)
 @click.option("--warmup", type=float, help="Warm-up: fraction of steps (<1) or steps (>=1).")
 @click.option("--ema", type=float, help="EMA decay of the evaluated weights (0 = off).")
+@click.option("--bn-recalibrate/--no-bn-recalibrate", default=None,
+              help="Re-estimate BatchNorm statistics before each validation (default on).")
 @click.option("--amp", type=click.Choice(["auto", "bf16", "fp16", "off"]),
               help="Mixed precision on CUDA.")
 @click.option("--eval-every", type=int)

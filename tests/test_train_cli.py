@@ -51,6 +51,14 @@ def test_config_file_with_cli_overrides(tmp_path: Path) -> None:
         load_config(path, {})
 
 
+@pytest.mark.parametrize(("options", "lr"), [
+    ({"model": "tiny-w2a2"}, 0.3), ({"model": "cnv-w1a1", "optimizer": "adam"}, 0.02),
+    ({"model": "resnet18"}, 0.03), ({"model": "tiny-w2a2", "lr": 0.05}, 0.05),
+])
+def test_default_lr_follows_optimizer_and_model(options: dict, lr: float) -> None:
+    assert load_config(None, options).lr == lr
+
+
 def test_train_then_eval(tmp_path: Path) -> None:
     code, out = _train(tmp_path, "--method", "fixmatch", "--labels", "50", "--steps", "6",
                        "--eval-every", "3", "-o", "threshold=0.9")

@@ -48,7 +48,9 @@ def _parse_options(values: tuple[str, ...]) -> dict[str, Any] | None:
 @click.option("--batch-size", type=int, help="Labelled batch per process.")
 @click.option("--unlabeled-ratio", type=float, help="Unlabelled : labelled batch size.")
 @click.option("--optimizer", type=click.Choice(["sgd", "adam", "adamw"]))
-@click.option("--lr", type=float)
+@click.option("--lr", type=float,
+              help="Peak learning rate (default: 0.3 SGD / 0.02 Adam for quantized presets, "
+                   "0.03 / 1e-3 for float ones).")
 @click.option("--weight-decay", type=float)
 @click.option("--warmup", type=float, help="Warm-up: fraction of steps (<1) or steps (>=1).")
 @click.option("--ema", type=float, help="EMA decay of the evaluated weights (0 = off).")

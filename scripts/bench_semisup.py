@@ -54,7 +54,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
 }
 #: label → config of that row. "supervised-all" is the ceiling (every training label).
 #: FixMatch's paper threshold 0.95 rarely fires within a few thousand CPU steps of a 2-bit
-#: network (64.2 % vs 64.9 % supervised on mnist5k-4), so the CPU benchmark uses 0.8.
+#: network (64.2 % vs 64.9 % supervised on mnist5k-4, lr 0.03), so the benchmark uses 0.8.
 #: Growth is class-balanced: the plain rule floods the labelled set with one easy class.
 METHODS: dict[str, dict[str, Any]] = {
     "supervised": {"method": "supervised"},

@@ -22,8 +22,8 @@ AMP_MODES = ("auto", "bf16", "fp16", "off")
 #: quantized presets keep weights in [-1, 1] with rounding steps of 1/(2^(W-1)-1) (ternary at
 #: W = 2), so a weight needs a large push to change level: tiny-w2a2 on mnist5k, all labels,
 #: 1000 SGD steps reaches 79 % at lr 0.03, 92 % at 0.1, 96 % at 0.3 (cnv-w2a2, 400 steps:
-#: val 56 % at 0.03, 92 % at 0.3). Float baselines keep
-#: FixMatch's 0.03; Adam gets BNN-PYNQ's 0.02 for quantized models (94 %), 1e-3 otherwise.
+#: val 56 % at 0.03, 92 % at 0.3). Float baselines keep FixMatch's 0.03; Adam gets
+#: BNN-PYNQ's 0.02 for quantized models (94 %), 1e-3 otherwise.
 DEFAULT_LR = {(True, True): 0.3, (True, False): 0.03, (False, True): 0.02, (False, False): 1e-3}
 
 

@@ -16,6 +16,7 @@ import click
 import yaml
 
 from tinyssl.cli_errors import clean_errors
+from tinyssl.config import DEFAULT_LR
 
 
 def _parse_options(values: tuple[str, ...]) -> dict[str, Any] | None:
@@ -49,8 +50,10 @@ def _parse_options(values: tuple[str, ...]) -> dict[str, Any] | None:
 @click.option("--unlabeled-ratio", type=float, help="Unlabelled : labelled batch size.")
 @click.option("--optimizer", type=click.Choice(["sgd", "adam", "adamw"]))
 @click.option("--lr", type=float,
-              help="Peak learning rate (default: 0.3 SGD / 0.02 Adam for quantized presets, "
-                   "0.03 / 1e-3 for float ones).")
+              help=f"Peak learning rate (default: {DEFAULT_LR[True, True]:g} SGD / "
+                   f"{DEFAULT_LR[False, True]:g} Adam for quantized presets, "
+                   f"{DEFAULT_LR[True, False]:g} / {DEFAULT_LR[False, False]:g} for float "
+                   "ones).")
 @click.option("--weight-decay", type=float)
 @click.option("--warmup", type=float, help="Warm-up: fraction of steps (<1) or steps (>=1).")
 @click.option("--ema", type=float, help="EMA decay of the evaluated weights (0 = off).")

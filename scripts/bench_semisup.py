@@ -43,6 +43,7 @@ def setting(archive: str, image_size: int, labels_per_class: int, **extra: Any) 
 
 
 MNIST5K, PBC64 = f"npz:{DATA / 'mnist5k.npz'}", f"folder:{DATA / 'pbc64.tgz'}"
+MALARIA = f"folder:{DATA / 'malaria-gray50.tgz'}"
 # Blood cells have no orientation: flips are label-preserving. RandAugment's colour
 # inversions repaint the stain that tells the cell types apart, hence the mild policy
 # (UDA, seed 0, lr 0.03: full 40.1 %, mild 50.0 %).
@@ -55,6 +56,8 @@ SETTINGS: dict[str, dict[str, Any]] = {
     # 25 per class already reach 80.5 %: labels stop limiting tiny-w2a2), so the few-label
     # blood-cell setting gets 4 per class and twice the steps (`steps_scale` × --steps).
     "pbc64-4": setting(PBC64, 32, 4, method_options=PBC64_VIEWS, steps_scale=2),
+    # Malaria cells (grey, 2 classes) have no orientation either; mild policy as for pbc64.
+    "malaria-10": setting(MALARIA, 32, 10, method_options=PBC64_VIEWS),
 }
 #: label → config of that row. "supervised-all" is the ceiling (every training label).
 #: FixMatch's paper threshold 0.95 rarely fires within a few thousand CPU steps of a 2-bit
@@ -199,6 +202,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="parallel training processes")
     ap.add_argument("--runs", type=Path, default=Path("runs/bench-semisup"))
     ap.add_argument("--out", type=Path, default=Path("results"))
+    ap.add_argument("--tag", default="", help="write OUT/semisup-TAG.{json,md} (a partial run "
+                    "beside the full table)")
     args = ap.parse_args()
     threads = max(1, (os.cpu_count() or 1) // args.workers)  # what run_sweep_workers gives
 
@@ -221,11 +226,12 @@ def main() -> None:
         f"--{k} {' '.join(map(str, v)) if isinstance(v, list) else v}"
         for k, v in (("settings", args.settings), ("methods", args.methods),
                      ("seeds", args.seeds), ("steps", args.steps),
-                     ("workers", args.workers)))
+                     ("workers", args.workers))) + (f" --tag {args.tag}" if args.tag else "")
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "semisup.json").write_text(json.dumps({"meta": meta, "rows": table}, indent=2))
+    stem = f"semisup-{args.tag}" if args.tag else "semisup"
+    (args.out / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": table}, indent=2))
     text = markdown(table, meta, command)
-    (args.out / "semisup.md").write_text(text)
+    (args.out / f"{stem}.md").write_text(text)
     print(text)
 
 

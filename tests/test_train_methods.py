@@ -31,14 +31,15 @@ def _one_thread() -> None:
     torch.set_num_threads(1)
 
 
-@pytest.mark.parametrize("method", ["supervised", "uda", "fixmatch", "pseudolabel"])
+@pytest.mark.parametrize("method", ["supervised", "uda", "fixmatch", "pseudolabel", "freematch",
+                                    "flexmatch"])
 def test_method_trains_and_writes_a_run(method: str, tmp_path: Path) -> None:
     run = run_training(load_config(None, {**FAST, "method": method}), tmp_path)
     metrics = _records(run)
     assert [m["step"] for m in metrics] == [10, 20, 30, 40]
-    key = "loss_x" if method in ("uda", "fixmatch") else "loss"
+    key = "loss_x" if method in ("uda", "fixmatch", "freematch", "flexmatch") else "loss"
     assert metrics[-1][key] < metrics[0][key]
-    if method in ("uda", "fixmatch"):
+    if method in ("uda", "fixmatch", "freematch", "flexmatch"):
         assert {"loss_u", "mask"} <= set(metrics[-1])
     for name in ("config.yaml", "split.npz", "env.json", "summary.json",
                  "checkpoints/last.pt", "checkpoints/best.pt"):

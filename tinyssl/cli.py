@@ -21,6 +21,7 @@ def _register() -> None:
     from tinyssl.data.commands import data
     from tinyssl.experiment_commands import demo, report, sweep
     from tinyssl.export.commands import export
+    from tinyssl.fit_commands import fit
     from tinyssl.fpga.commands import fpga
     from tinyssl.ssl_commands import pretrain, probe, transfer
     from tinyssl.train.commands import evaluate, train
@@ -29,7 +30,7 @@ def _register() -> None:
     main.add_command(data)
     for command in (export, fpga, verify):
         main.add_command(command)
-    for command in (train, evaluate, pretrain, probe, transfer, demo, sweep, report):
+    for command in (train, evaluate, fit, pretrain, probe, transfer, demo, sweep, report):
         main.add_command(command)
 
 

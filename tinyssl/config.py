@@ -37,6 +37,7 @@ class TrainConfig:
     labels: int | None = None
     labels_per_class: int | None = None
     val_per_class: int = 10
+    unlabeled: float | None = None  # cap on the unlabelled pool: count, or fraction if < 1
     cache_dir: str | None = None
     # model
     model: str = "tiny-w2a2"
@@ -78,14 +79,13 @@ class TrainConfig:
         """Refuse impossible settings with one sentence each, fill in the learning rate the
         optimizer and model call for when none is given; return self for chaining."""
         from tinyssl.methods import METHODS
-        from tinyssl.models import available_models, parse_quant_name
+        from tinyssl.models import available_models, is_known_model, parse_quant_name
         from tinyssl.models.quant import check_bits
-        from tinyssl.models.registry import FLOAT_MODELS
 
         if self.method not in METHODS:
             raise ValueError(f"unknown method '{self.method}'; choose from {', '.join(METHODS)}.")
         parsed = parse_quant_name(self.model)
-        if parsed is None and self.model not in FLOAT_MODELS:
+        if not is_known_model(self.model):
             raise ValueError(f"unknown model '{self.model}'; choose from "
                              f"{', '.join(available_models())}.")
         if parsed is not None:
@@ -105,6 +105,10 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be at least 1 (got {value}).")
+        if self.unlabeled is not None and (self.unlabeled < 0 or
+                                           (1 <= self.unlabeled != int(self.unlabeled))):
+            raise ValueError("unlabeled must be a count (a whole number >= 1) or a fraction in "
+                             f"[0, 1) of the unlabelled pool (got {self.unlabeled}).")
         if self.lr <= 0 or self.width_mult <= 0 or self.unlabeled_ratio <= 0:
             raise ValueError("lr, width_mult and unlabeled_ratio must be positive.")
         if not 0 <= self.ema < 1:

@@ -10,7 +10,7 @@ import click
 
 from tinyssl.cli_errors import clean_errors
 from tinyssl.runs import read_jsonl
-from tinyssl.train.commands import _parse_options, train
+from tinyssl.train.commands import parse_method_options, train
 
 #: `tinyssl train` options that also make sense without labels (shared, not re-declared).
 _PRETRAIN_PARAMS = ("config_file", "data", "image_size", "model", "width_mult", "steps",
@@ -35,7 +35,7 @@ def _pretrain(config_file: Path | None, runs_root: Path, method_options: tuple[s
     from tinyssl.train import TrainingInterrupted, run_training
 
     cfg = pretrain_config(config_file, {**options,
-                                        "method_options": _parse_options(method_options)})
+                                        "method_options": parse_method_options(method_options)})
     try:
         run = run_training(cfg, runs_root)
     except TrainingInterrupted as e:

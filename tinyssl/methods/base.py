@@ -60,3 +60,7 @@ class Method(nn.Module):
 
     def after_optimizer_step(self, progress: float) -> None:
         """Called by the trainer after every optimiser step (e.g. BYOL's EMA target update)."""
+
+    def bind_pool(self, size: int) -> None:
+        """Called once, before a checkpoint is restored, with the number of images that
+        `Batch.index` can point at, for methods that keep per-image state (FlexMatch)."""

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch.nn import functional as F  # noqa: N812
 
-from tinyssl.methods.supervised import Consistency
+from tinyssl.methods.supervised import Consistency, hard_label_loss
 from tinyssl.models import Net
 
 
@@ -21,9 +20,7 @@ class FixMatch(Consistency):
                  **options: Any) -> None:
         super().__init__(net, num_classes, threshold=threshold, **options)
 
-    def unlabeled_loss(self, teacher: torch.Tensor, student: torch.Tensor
-                       ) -> tuple[torch.Tensor, torch.Tensor]:
-        conf, pseudo = teacher.softmax(1).max(1)
-        mask = (conf >= self.threshold).float()
-        loss = (F.cross_entropy(student, pseudo, reduction="none") * mask).mean()
+    def unlabeled_loss(self, probs: torch.Tensor, student: torch.Tensor,
+                       index: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        loss, mask = hard_label_loss(probs, student, torch.tensor(self.threshold))
         return loss, mask.mean()

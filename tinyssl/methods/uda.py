@@ -49,9 +49,10 @@ class UDA(Consistency):
         keep = (p_true < eta).float()
         return (ce * keep).sum() / keep.sum().clamp(min=1.0)
 
-    def unlabeled_loss(self, teacher: torch.Tensor, student: torch.Tensor
-                       ) -> tuple[torch.Tensor, torch.Tensor]:
-        mask = (teacher.softmax(1).max(1).values >= self.threshold).float()
-        target = (teacher / self.temperature).softmax(1)
+    def unlabeled_loss(self, probs: torch.Tensor, student: torch.Tensor,
+                       index: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        mask = (probs.max(1).values >= self.threshold).float()
+        sharp = probs.clamp(min=1e-12).pow(1.0 / self.temperature)  # = softmax(logits / T)
+        target = sharp / sharp.sum(1, keepdim=True)
         kl = F.kl_div(student.log_softmax(1), target, reduction="none").sum(1)
         return (kl * mask).mean(), mask.mean()

@@ -2,6 +2,14 @@
 
 from tinyssl.models.net import Net
 from tinyssl.models.quant import SUPPORTED_BITS
-from tinyssl.models.registry import available_models, build_model, parse_quant_name
+from tinyssl.models.registry import (
+    available_models,
+    build_model,
+    family_of,
+    is_float_twin,
+    is_known_model,
+    parse_quant_name,
+)
 
-__all__ = ["Net", "SUPPORTED_BITS", "available_models", "build_model", "parse_quant_name"]
+__all__ = ["Net", "SUPPORTED_BITS", "available_models", "build_model", "family_of",
+           "is_float_twin", "is_known_model", "parse_quant_name"]

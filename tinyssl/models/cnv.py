@@ -1,5 +1,11 @@
 """The CNV family: FINN's BNN-PYNQ CNV topology with width and depth knobs.
 
+Every member also has a float twin (`weight_bits = act_bits = None`): the same layers with
+float weights and a hard-tanh in place of each quantized activation (the same [-1, 1] range),
+and the same state-dict keys, so a float twin's weights can initialise the quantized network
+(`tinyssl.models.float_init`). Float twins train fast and well as semi-supervised teachers;
+they never go to the FPGA.
+
 conv3x3 (no padding) → BN → quantized activation, max-pools between stages, then fully
 connected layers, then the classifier. With the default layout and a 32×32 input this is
 exactly FINN's CNV (64-64-P-128-128-P-256-256, FC 512-512). Other input sizes work: the
@@ -32,12 +38,27 @@ class CNVSpec:
     conv_channels: tuple[int, ...]
     pool_after: tuple[bool, ...]
     fc_features: tuple[int, ...]
-    weight_bits: int
-    act_bits: int
+    weight_bits: int | None  # None: float twin
+    act_bits: int | None
 
 
-def _act(bits: int) -> QuantIdentity:
+def _act(bits: int | None) -> nn.Module:
+    if bits is None:
+        return nn.Hardtanh()  # the quantized activation's [-1, 1] range, unquantized
     return QuantIdentity(act_quant=ActQuant, bit_width=bits)
+
+
+def _conv(in_ch: int, out_ch: int, bits: int | None) -> nn.Module:
+    if bits is None:
+        return nn.Conv2d(in_ch, out_ch, 3, bias=False)
+    return QuantConv2d(in_ch, out_ch, 3, bias=False, weight_quant=WeightQuant,
+                       weight_bit_width=bits)
+
+
+def _linear(in_f: int, out_f: int, bits: int | None) -> nn.Module:
+    if bits is None:
+        return nn.Linear(in_f, out_f, bias=False)
+    return QuantLinear(in_f, out_f, bias=False, weight_quant=WeightQuant, weight_bit_width=bits)
 
 
 class QuantEncoder(nn.Module):
@@ -45,8 +66,11 @@ class QuantEncoder(nn.Module):
 
     def __init__(self, spec: CNVSpec, in_channels: int, image_size: int) -> None:
         super().__init__()
-        check_bits("weight", spec.weight_bits)
-        check_bits("activation", spec.act_bits)
+        if spec.weight_bits is not None:
+            check_bits("weight", spec.weight_bits)
+        if spec.act_bits is not None:
+            check_bits("activation", spec.act_bits)
+        # the twin reads the same 8-bit input as its quantized members (the FPGA's input)
         self.input_quant = QuantIdentity(act_quant=InputQuant)
         layers: list[nn.Module] = []
         channels, size = in_channels, image_size
@@ -59,8 +83,7 @@ class QuantEncoder(nn.Module):
                     "unpadded 3×3 convolutions; use a larger --image-size or a smaller preset."
                 )
             layers += [
-                QuantConv2d(channels, out_ch, 3, bias=False, weight_quant=WeightQuant,
-                            weight_bit_width=spec.weight_bits),
+                _conv(channels, out_ch, spec.weight_bits),
                 nn.BatchNorm2d(out_ch, eps=1e-4),
                 _act(spec.act_bits),
             ]
@@ -77,8 +100,7 @@ class QuantEncoder(nn.Module):
         width = channels * size * size
         for out_f in spec.fc_features:
             fcs += [
-                QuantLinear(width, out_f, bias=False, weight_quant=WeightQuant,
-                            weight_bit_width=spec.weight_bits),
+                _linear(width, out_f, spec.weight_bits),
                 nn.BatchNorm1d(out_f, eps=1e-4),
                 _act(spec.act_bits),
             ]
@@ -96,10 +118,9 @@ class QuantEncoder(nn.Module):
 class QuantClassifier(nn.Module):
     """Final quantized linear layer plus a per-class affine (FINN's CNV TensorNorm role)."""
 
-    def __init__(self, in_features: int, num_classes: int, weight_bits: int) -> None:
+    def __init__(self, in_features: int, num_classes: int, weight_bits: int | None) -> None:
         super().__init__()
-        self.linear = QuantLinear(in_features, num_classes, bias=False, weight_quant=WeightQuant,
-                                  weight_bit_width=weight_bits)
+        self.linear = _linear(in_features, num_classes, weight_bits)
         self.norm = nn.BatchNorm1d(num_classes, eps=1e-4)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,13 @@ from pathlib import Path
 import numpy as np
 
 from tinyssl.report import plots
-from tinyssl.report.tables import Group, find_runs, group_runs, results_table
+from tinyssl.report.tables import (
+    Group,
+    find_runs,
+    group_runs,
+    result_warnings_section,
+    results_table,
+)
 from tinyssl.runs import atomic_write_bytes
 
 #: How many per-run figures (confusion matrices, pseudo-label growth) a report shows at most.
@@ -53,6 +59,8 @@ def write_report(root: Path, out: Path | None = None) -> Path:
           f"{len(runs)} finished runs in {len(groups)} experiments; accuracy and macro-F1 are "
           "mean ± std over seeds on the test set (EMA weights, best validation checkpoint).", "",
           results_table(groups), ""]
+    if warnings := result_warnings_section(groups):
+        md += ["## Warnings", "", *warnings, ""]
     atomic_write_bytes(out / "summary.csv", _aggregate_csv(groups).encode())
     figures = [
         ("Label efficiency", plots.label_efficiency(groups, out / "label_efficiency.png")),

@@ -92,6 +92,25 @@ def results_table(groups: list[Group]) -> str:
     return "\n".join(lines)
 
 
+def result_warnings_section(groups: list[Group]) -> list[str]:
+    """One line per experiment whose mean test accuracy is near chance or below the
+    supervised baseline with the same data, model and labels (markdown list items)."""
+    from tinyssl.train.verdict import result_warnings
+
+    baselines = {(g.key[0], g.key[2], g.key[3]): g.stat("test_acc")[0] for g in groups
+                 if g.key[1] == "supervised"}
+    lines = []
+    for g in groups:
+        data, method, model, labels = g.key
+        chance = [r.summary["chance_acc"] for r in g.runs if r.summary.get("chance_acc")]
+        if not chance:
+            continue
+        base = baselines.get((data, model, labels)) if method != "supervised" else None
+        for warning in result_warnings(g.stat("test_acc")[0], chance[0], baseline=base):
+            lines.append(f"- {data} · {method} · {model} · {labels} labels: {warning}")
+    return lines
+
+
 def _fmt(value: float | None) -> str:
     if value is None:
         return "–"

@@ -19,7 +19,7 @@ from tinyssl.cli_errors import clean_errors
 from tinyssl.config import DEFAULT_LR
 
 
-def _parse_options(values: tuple[str, ...]) -> dict[str, Any] | None:
+def parse_method_options(values: tuple[str, ...]) -> dict[str, Any] | None:
     """`-o tsa=exp -o threshold=0.9` → {"tsa": "exp", "threshold": 0.9} (YAML scalars)."""
     if not values:
         return None
@@ -37,11 +37,14 @@ def _parse_options(values: tuple[str, ...]) -> dict[str, Any] | None:
               help="YAML file of options; command-line options override it.")
 @click.option("--resume", type=click.Path(file_okay=False, path_type=Path),
               help="Continue an interrupted run directory exactly (its own config is used).")
-@click.option("--method", help="supervised, uda, fixmatch, pseudolabel, or a pretext method.")
+@click.option("--method", help="supervised, uda, fixmatch, flexmatch, freematch, distill, "
+              "pseudolabel, or a pretext method.")
 @click.option("--data", help="Data source: digits, npz:PATH, folder:PATH, cifar10, ...")
 @click.option("--labels", type=int, help="Total labelled images (spread over classes).")
 @click.option("--labels-per-class", type=int, help="Labelled images per class.")
 @click.option("--val-per-class", type=int, help="Validation images per class (from train).")
+@click.option("--unlabeled", type=float,
+              help="Cap the unlabelled pool: a number of images, or a fraction if < 1.")
 @click.option("--image-size", type=int, help="Resize images to this side length.")
 @click.option("--model", help="Model preset, e.g. tiny-w2a2, cnv-w1a1, resnet18.")
 @click.option("--width-mult", type=float, help="Scale every layer's width.")
@@ -94,7 +97,7 @@ def train(config_file: Path | None, resume: Path | None, runs_root: Path,
                                "training options.")
     cfg = None
     if resume is None:
-        overrides = {**options, "method_options": _parse_options(method_options)}
+        overrides = {**options, "method_options": parse_method_options(method_options)}
         cfg = load_config(config_file, overrides)
     try:
         run = run_training(cfg, runs_root, resume=resume)  # type: ignore[arg-type]
@@ -107,6 +110,8 @@ def train(config_file: Path | None, resume: Path | None, runs_root: Path,
     acc = summary.get("test_acc")
     click.echo(f"{run}: test accuracy {'-' if acc is None else f'{100 * acc:.2f}%'}, "
                f"{summary['images_per_s']:,.0f} images/s")
+    for warning in summary.get("warnings", []):
+        click.echo(f"warning: {warning}", err=True)
 
 
 @click.command("eval")

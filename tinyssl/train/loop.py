@@ -100,17 +100,53 @@ def run_slug(cfg: TrainConfig) -> str:
     return re.sub(r"[^A-Za-z0-9._+=-]", "_", slug)
 
 
-def load_encoder(net: Net, spec: ModelSpec, run: Path) -> None:
-    """Initialise `net.encoder` from another run (e.g. a self-supervised pretext run)."""
+def load_init(net: Net, spec: ModelSpec, run: Path, calibration: torch.Tensor) -> str:
+    """Initialise `net` from another run; returns what was loaded, for the log.
+
+    The same model (e.g. a self-supervised pretext run): its encoder. The float twin of this
+    quantized model's family (`tiny-float` for `tiny-w2a2`): every layer, with weight and
+    activation scales fitted to the bit widths (`float_init`), the classifier too when the
+    class count matches. `calibration`: uint8 NCHW training images for that fit.
+    """
+    from tinyssl.models import family_of, is_float_twin, parse_quant_name
+    from tinyssl.models.float_init import init_from_float_twin
+
     ckpt = load_checkpoint(find_checkpoint(Path(run)))
     other = ckpt["model_spec"]
-    for key in ("name", "in_channels", "image_size", "width_mult"):
+    twin = (is_float_twin(other["name"]) and parse_quant_name(spec.name) is not None
+            and family_of(other["name"]) == family_of(spec.name))
+    for key in ("in_channels", "image_size", "width_mult") if twin else \
+            ("name", "in_channels", "image_size", "width_mult"):
         if other[key] != getattr(spec, key):
-            raise ValueError(f"cannot initialise from {run}: its {key} is {other[key]}, this "
-                             f"run's is {getattr(spec, key)}.")
-    encoder = {k.removeprefix("encoder."): v for k, v in ckpt["model"].items()
-               if k.startswith("encoder.")}
-    net.encoder.load_state_dict(encoder)
+            raise ValueError(f"cannot initialise {spec.name} from {run}: its {key} is "
+                             f"{other[key]}, this run's is {getattr(spec, key)} (an init run "
+                             f"must be the same model or the float twin of its family).")
+    if not twin:
+        encoder = {k.removeprefix("encoder."): v for k, v in ckpt["model"].items()
+                   if k.startswith("encoder.")}
+        net.encoder.load_state_dict(encoder)
+        return "encoder"
+    source = ModelSpec(**other).build()
+    source.load_state_dict(ckpt["model"])
+    source.to(calibration.device)
+    _, wbits, abits = parse_quant_name(spec.name)  # type: ignore[misc]
+    with_classifier = other["num_classes"] == spec.num_classes
+    init_from_float_twin(net, source, wbits, abits, calibration.float().div(255.0),
+                         classifier=with_classifier)
+    return "float twin with fitted scales" + ("" if with_classifier else " (encoder)")
+
+
+def cap_pool(pool: np.ndarray, cap: float | None, seed: int) -> np.ndarray:
+    """At most `cap` unlabelled images (a count, or a fraction of the pool when < 1), drawn
+    with the run's seed: the unlabelled-amount study holds the labels fixed and varies this.
+    Labelled and validation images are never in `pool`, so never in the result."""
+    if cap is None:
+        return pool
+    keep = int(round(cap * len(pool))) if cap < 1 else int(cap)
+    if keep >= len(pool):
+        return pool
+    rng = np.random.default_rng([seed, 0x5EED])  # its own stream: the split's draws are unchanged
+    return np.sort(rng.choice(pool, size=keep, replace=False))
 
 
 def load_data(cfg: TrainConfig, resume: Path | None) -> tuple[DataBundle, Split]:
@@ -139,9 +175,9 @@ class Trainer:
 
         h, w, c = self.bundle.image_shape
         self.spec = ModelSpec(cfg.model, c, h, self.bundle.num_classes, cfg.width_mult)
-        self.net = self.spec.build()
+        self.net = self.spec.build().to(device)
         if cfg.init:
-            load_encoder(self.net, self.spec, Path(cfg.init))
+            load_init(self.net, self.spec, Path(cfg.init), self._bn_images(512))
         if cfg.freeze_encoder:
             self.net.encoder.requires_grad_(False)
         try:
@@ -150,6 +186,7 @@ class Trainer:
         except TypeError as e:
             raise ValueError(f"method {cfg.method} does not accept method_options "
                              f"{cfg.method_options}: {e}.") from None
+        self.method.bind_pool(len(self.pool_y))
         self.cuda = device.type == "cuda"
         self.method.to(device)
         if self.cuda and cfg.channels_last:
@@ -186,12 +223,14 @@ class Trainer:
         self.labeled_idx = s.labeled.astype(np.int64)
         self.labeled_y = b.train.y[s.labeled].astype(np.int64)
         extra = np.arange(len(b.train), len(self.pool_y), dtype=np.int64)
-        self.unlabeled_idx = np.concatenate([s.unlabeled.astype(np.int64), extra])
+        self.unlabeled_idx = cap_pool(np.concatenate([s.unlabeled.astype(np.int64), extra]),
+                                      self.cfg.unlabeled, self.cfg.seed)
 
     def _open_run_dir(self, runs_root: Path, resume: Path | None) -> Path:
         run = resume
-        if self.dist.main and run is None:
-            run = new_run_dir(runs_root, self.cfg.name or run_slug(self.cfg))
+        fresh = run is None or not (run / "split.npz").is_file()  # `fit` names its stage dirs
+        if self.dist.main and fresh:
+            run = run or new_run_dir(runs_root, self.cfg.name or run_slug(self.cfg))
             self.cfg.save(run / "config.yaml")
             self.split.save(run / "split.npz")
             (run / "env.json").write_text(json.dumps(environment(), indent=2))
@@ -467,7 +506,22 @@ class Trainer:
             m = classification_metrics(self.test_y, pred, list(self.bundle.classes))
             summary.update(test_acc=m["accuracy"], test_macro_f1=m["macro_f1"],
                            confusion_matrix=m["confusion_matrix"])
+        if self.method.uses_labeled:
+            summary.update(self._verdict(summary["test_acc"], summary["best_val_acc"]))
         atomic_write_bytes(self.run / "summary.json", json.dumps(summary, indent=2).encode())
+
+
+    def _verdict(self, test_acc: float | None, val_acc: float | None) -> dict[str, Any]:
+        """Chance level and one-sentence warnings when the result is poor (test accuracy
+        when there is a test set, else validation)."""
+        from tinyssl.train.verdict import chance_accuracy, result_warnings
+
+        c = self.bundle.num_classes
+        if test_acc is not None:
+            chance = chance_accuracy(self.test_y, c)
+            return {"chance_acc": chance, "warnings": result_warnings(test_acc, chance)}
+        chance = chance_accuracy(self.val_y.cpu().numpy(), c)
+        return {"chance_acc": chance, "warnings": result_warnings(val_acc, chance, "validation")}
 
 
 def run_training(cfg: TrainConfig, runs_root: Path = Path("runs"),

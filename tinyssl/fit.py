@@ -1,0 +1,340 @@
+"""`tinyssl fit`: the best recipe we know for a quantized network from few labels, end to end.
+
+    supervised baseline (quantized, labels only)            ─ what the labels alone give
+    [SimCLR pre-training of the teacher]                    ─ optional
+    float teacher: the family's float twin, FixMatch        ─ uses every unlabelled image
+    float-init student: quantized, from the twin, labels    ─ what the float start alone gives
+    distilled student: quantized, from the twin, distilled  ─ the network that ships
+    export → FINN estimates → bit-exact verification of the distilled student
+    fit.json / fit.md: each stage's accuracy and what it gained over the one before
+
+Every stage is an ordinary run directory inside the fit directory, so `--resume FIT_DIR`
+continues an interrupted fit (finished stages are kept, an interrupted one resumes from its
+checkpoint) — which is also how a long GPU fit runs in chunks. Schedules are sized from the
+data: `epochs` passes over the unlabelled pool at the unlabelled batch size, never fewer than
+`min_steps`; the supervised stages get the student's step count, so every quantized number
+in the table had the same schedule.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tinyssl.config import TrainConfig, load_config
+from tinyssl.runs import atomic_write_bytes, new_run_dir, read_json
+
+#: Options only the methods with a strong view accept (kept away from supervised stages).
+STRONG_VIEW_OPTIONS = ("randaugment_n", "randaugment_m", "randaugment_policy", "cutout")
+STAGES = ("baseline", "pretrain", "teacher", "float_init", "student")
+FIT_FILE = "fit.yaml"
+
+
+@dataclass
+class FitConfig:
+    """What `tinyssl fit` needs; everything else has a default that we measured."""
+
+    data: str = "digits"
+    image_size: int | None = None
+    labels: int | None = None
+    labels_per_class: int | None = None
+    val_per_class: int = 10
+    unlabeled: float | None = None
+    model: str = "tiny-w2a2"
+    teacher_model: str | None = None  # default: the student family's float twin
+    width_mult: float = 1.0
+    epochs: float = 15.0
+    min_steps: int = 500
+    steps: int | None = None  # overrides the data-sized schedule (student and baselines)
+    teacher_steps: int | None = None  # default: the student's
+    pretrain_steps: int = 0  # > 0: SimCLR-initialise the teacher first
+    batch_size: int = 32
+    unlabeled_ratio: float = 3.0
+    teacher_method: str = "fixmatch"  # measured best for float twins: see docs/training.md
+    temperature: float = 2.0
+    method_options: dict[str, Any] = field(default_factory=dict)  # flip, strong-view options
+    baseline: bool = True
+    float_init_ablation: bool = True
+    board: str = "Pynq-Z1"
+    target_fps: float = 10000.0
+    verify_images: int = 100
+    hardware: bool = True  # export → FINN estimates → verify
+    seed: int = 0
+    device: str = "auto"
+    progress: bool = True
+
+    @classmethod
+    def load(cls, path: Path | None, overrides: dict[str, Any]) -> FitConfig:
+        raw: dict[str, Any] = {}
+        if path is not None:
+            if not Path(path).is_file():
+                raise ValueError(f"fit config {path} does not exist.")
+            raw = yaml.safe_load(Path(path).read_text()) or {}
+            if not isinstance(raw, dict):
+                raise ValueError(f"{path} must hold a mapping of option: value.")
+        raw.update({k: v for k, v in overrides.items() if v is not None})
+        if unknown := sorted(set(raw) - set(cls.__dataclass_fields__)):
+            raise ValueError(f"unknown fit option(s) {', '.join(unknown)}; known: "
+                             f"{', '.join(cls.__dataclass_fields__)}.")
+        cfg = cls(**raw)
+        cfg.check()
+        return cfg
+
+    def check(self) -> None:
+        from tinyssl.models import family_of, parse_quant_name
+
+        if parse_quant_name(self.model) is None:
+            raise ValueError(f"fit needs a quantized student preset such as tiny-w2a2 (got "
+                             f"'{self.model}'): only those go to the FPGA.")
+        if self.teacher_model is None:
+            self.teacher_model = f"{family_of(self.model)}-float"
+        if self.epochs <= 0 or self.min_steps < 1:
+            raise ValueError("epochs must be positive and min_steps at least 1.")
+        if self.labels is None and self.labels_per_class is None:
+            raise ValueError("fit is for few labels: give --labels or --labels-per-class.")
+
+
+@dataclass
+class Stage:
+    name: str
+    train: TrainConfig
+    purpose: str
+
+
+def _base(cfg: FitConfig, steps: int) -> dict[str, Any]:
+    return {"data": cfg.data, "image_size": cfg.image_size, "labels": cfg.labels,
+            "labels_per_class": cfg.labels_per_class, "val_per_class": cfg.val_per_class,
+            "unlabeled": cfg.unlabeled, "width_mult": cfg.width_mult, "steps": steps,
+            "batch_size": cfg.batch_size, "unlabeled_ratio": cfg.unlabeled_ratio,
+            "eval_every": max(25, steps // 20), "seed": cfg.seed, "device": cfg.device,
+            "progress": cfg.progress}
+
+
+def _supervised_options(options: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if k not in STRONG_VIEW_OPTIONS}
+
+
+def schedule(cfg: FitConfig, unlabeled_pool: int) -> int:
+    """Student/baseline steps: `epochs` over the unlabelled pool, at least `min_steps`."""
+    if cfg.steps is not None:
+        return cfg.steps
+    per_epoch = unlabeled_pool / max(1, round(cfg.batch_size * cfg.unlabeled_ratio))
+    return max(cfg.min_steps, int(round(cfg.epochs * per_epoch)))
+
+
+def plan(cfg: FitConfig, fit_dir: Path, unlabeled_pool: int) -> list[Stage]:
+    """The stages, in order, with their resolved training configs. Stage run directories
+    are `fit_dir/<stage>-…`, which is how later stages find the teacher."""
+    from tinyssl.models import family_of
+
+    steps = schedule(cfg, unlabeled_pool)
+    teacher_steps = cfg.teacher_steps or steps
+    sup = _supervised_options(cfg.method_options)
+    teacher_dir = str(fit_dir / "teacher")
+    twin = (family_of(cfg.teacher_model or "") == family_of(cfg.model))
+    stages: list[Stage] = []
+
+    def add(name: str, purpose: str, **extra: Any) -> None:
+        s = extra.pop("steps", steps)
+        stages.append(Stage(name, load_config(None, {**_base(cfg, s), "name": name, **extra}),
+                            purpose))
+
+    if cfg.baseline:
+        add("baseline", "supervised on the labels only (quantized)", model=cfg.model,
+            method="supervised", method_options=sup)
+    if cfg.pretrain_steps > 0:
+        add("pretrain", "SimCLR pre-training of the teacher on every image",
+            model=cfg.teacher_model, method="simclr", steps=cfg.pretrain_steps,
+            labels=None, labels_per_class=None, method_options={})
+    add("teacher", f"float teacher, {cfg.teacher_method} on labels + unlabelled images",
+        model=cfg.teacher_model, method=cfg.teacher_method, steps=teacher_steps,
+        method_options=dict(cfg.method_options),
+        init=str(fit_dir / "pretrain") if cfg.pretrain_steps > 0 else None)
+    if cfg.float_init_ablation and twin:
+        add("float_init", "quantized, initialised from the float teacher, labels only",
+            model=cfg.model, method="supervised", method_options=sup, init=teacher_dir)
+    add("student", "quantized, initialised from the teacher, distilled on every image",
+        model=cfg.model, method="distill", init=teacher_dir if twin else None,
+        method_options={**cfg.method_options, "teacher": teacher_dir,
+                        "temperature": cfg.temperature})
+    return stages
+
+
+def _stage_dir(fit_dir: Path, name: str) -> Path:
+    """Stage runs live at a fixed path (not time-stamped) so that later stages, and
+    `--resume`, can name them."""
+    return fit_dir / name
+
+
+def data_facts(cfg: FitConfig) -> tuple[int, tuple[int, int, int], int]:
+    """(unlabelled images the student will see, image shape H×W×C, number of classes)."""
+    from tinyssl.data import load_dataset, make_split
+
+    bundle = load_dataset(cfg.data, image_size=cfg.image_size)
+    split = make_split(bundle, bundle.num_classes, labels=cfg.labels,
+                       labels_per_class=cfg.labels_per_class, val_per_class=cfg.val_per_class,
+                       seed=cfg.seed)
+    pool = len(split.unlabeled) + (len(bundle.unlabeled) if bundle.unlabeled else 0)
+    if cfg.unlabeled is not None:
+        pool = min(pool, int(round(cfg.unlabeled * pool)) if cfg.unlabeled < 1
+                   else int(cfg.unlabeled))
+    return pool, bundle.image_shape, bundle.num_classes
+
+
+def estimate_seconds(cfg: FitConfig, stages: list[Stage], image_shape: tuple[int, int, int],
+                     num_classes: int) -> dict[str, float]:
+    """Seconds per stage, from timing three real training steps of each stage's method and
+    model on random images of the data's shape (export/FINN/verify not included)."""
+    from tinyssl.train.timing import seconds_per_step
+
+    return {s.name: s.train.steps * seconds_per_step(s.train, image_shape, num_classes,
+                                                      teacher_model=cfg.teacher_model)
+            for s in stages}
+
+
+def run_fit(cfg: FitConfig, fit_dir: Path, echo: Any = print) -> dict[str, Any]:
+    """Run (or continue) every stage in `fit_dir`; write fit.json and fit.md; return the
+    result dictionary."""
+    from tinyssl.train import run_training
+
+    pool, shape, classes = data_facts(cfg)
+    stages = plan(cfg, fit_dir, pool)
+    estimate = estimate_seconds(cfg, stages, shape, classes)
+    total = sum(estimate.values())
+    echo(f"fit into {fit_dir}: {len(stages)} training stages, about {total / 60:.1f} min of "
+         "training on this machine (" + ", ".join(
+             f"{s.name} {s.train.steps} steps ≈ {estimate[s.name] / 60:.1f} min"
+             for s in stages) + ")" + (", then export, FINN estimates and verification"
+                                       if cfg.hardware else "") + ".")
+    started = time.perf_counter()
+    for stage in stages:
+        run = _stage_dir(fit_dir, stage.name)
+        if (run / "summary.json").is_file():
+            echo(f"{stage.name}: done before, kept ({run}).")
+            continue
+        echo(f"{stage.name}: {stage.purpose} — {stage.train.model}, {stage.train.method}, "
+             f"{stage.train.steps} steps.")
+        resume = run if (run / "config.yaml").is_file() else None
+        if resume is None:
+            run.mkdir(parents=True)
+            stage.train.save(run / "config.yaml")
+        run_training(stage.train, fit_dir, resume=run)
+    student = _stage_dir(fit_dir, "student")
+    if cfg.hardware:
+        _hardware(cfg, student, echo)
+    result = summarize(cfg, fit_dir, stages, estimate, time.perf_counter() - started)
+    atomic_write_bytes(fit_dir / "fit.json", json.dumps(result, indent=2).encode())
+    atomic_write_bytes(fit_dir / "fit.md", fit_markdown(result).encode())
+    return result
+
+
+def _hardware(cfg: FitConfig, student: Path, echo: Any) -> None:
+    from tinyssl.export import export_run
+    from tinyssl.fpga import build_run
+    from tinyssl.verify import verify_run
+
+    if not (student / "fpga" / "report.json").is_file():
+        echo(f"student: export → FINN estimates for {cfg.board} at {cfg.target_fps:g} FPS.")
+        export_run(student)
+        build_run(student, board=cfg.board, target_fps=cfg.target_fps)
+    if not (student / "verify.json").is_file():
+        echo(f"student: bit-exact verification on {cfg.verify_images} test images.")
+        verify_run(student, images=cfg.verify_images)
+
+
+def summarize(cfg: FitConfig, fit_dir: Path, stages: list[Stage], estimate: dict[str, float],
+              wall_s: float) -> dict[str, Any]:
+    """Each stage's test accuracy, macro-F1, time and gain; the student's hardware numbers;
+    one-sentence warnings where a result is poor."""
+    from tinyssl.train.verdict import result_warnings
+
+    rows = []
+    for stage in stages:
+        s = read_json(_stage_dir(fit_dir, stage.name) / "summary.json")
+        rows.append({"stage": stage.name, "purpose": stage.purpose, "model": stage.train.model,
+                     "method": stage.train.method, "steps": stage.train.steps,
+                     "test_acc": s.get("test_acc"), "test_macro_f1": s.get("test_macro_f1"),
+                     "train_time_s": s.get("train_time_s"), "chance_acc": s.get("chance_acc"),
+                     "estimated_s": estimate.get(stage.name)})
+    by = {r["stage"]: r for r in rows}
+    base = by.get("baseline", {}).get("test_acc")
+    student = _stage_dir(fit_dir, "student")
+    s_acc, chance = by["student"]["test_acc"], by["student"]["chance_acc"]
+    warnings = result_warnings(s_acc, chance or 0.0, baseline=base)
+    teacher = by["teacher"]["test_acc"]
+    if teacher is not None and s_acc is not None and s_acc < teacher - 0.03:
+        warnings.append(f"the quantized student ({100 * s_acc:.1f} %) is more than 3 points "
+                        f"below its float teacher ({100 * teacher:.1f} %): train the student "
+                        "longer (--steps) or use more bits.")
+    fpga, verify = read_json(student / "fpga" / "report.json"), read_json(student / "verify.json")
+    return {"config": asdict(cfg), "fit_dir": str(fit_dir), "stages": rows,
+            "gain_over_baseline": None if base is None or s_acc is None else s_acc - base,
+            "fpga": {k: fpga.get(k) for k in ("board", "est_fps", "fits", "totals")} if fpga
+            else None,
+            "verify": {k: verify.get(k) for k in ("agree", "quant_test_acc", "images")}
+            if verify else None,
+            "warnings": warnings, "wall_s": wall_s}
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{100 * v:.1f}"
+
+
+def fit_markdown(r: dict[str, Any]) -> str:
+    cfg = r["config"]
+    labels = (f"{cfg['labels_per_class']} per class" if cfg["labels_per_class"]
+              else f"{cfg['labels']}")
+    lines = [f"# tinyssl fit: {cfg['data']}, {labels} labels, {cfg['model']}", "",
+             "| stage | what | model | steps | test acc % | macro-F1 % | vs baseline (points) "
+             "| train min |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    base = next((row["test_acc"] for row in r["stages"] if row["stage"] == "baseline"), None)
+    for row in r["stages"]:
+        acc = row["test_acc"]
+        gain = ("" if base is None or acc is None or row["stage"] == "baseline"
+                else f"{100 * (acc - base):+.1f}")
+        minutes = "–" if row["train_time_s"] is None else f"{row['train_time_s'] / 60:.1f}"
+        lines.append(f"| {row['stage']} | {row['purpose']} | {row['model']} | {row['steps']} "
+                     f"| {_pct(acc)} | {_pct(row['test_macro_f1'])} | {gain} | {minutes} |")
+    if r["gain_over_baseline"] is not None:
+        lines += ["", f"The distilled student gains {100 * r['gain_over_baseline']:+.1f} points "
+                      "over the supervised baseline on the same labels."]
+    if r["fpga"]:
+        f = r["fpga"]
+        totals = f.get("totals") or {}
+        lines += ["", f"FPGA ({f['board']}): {totals.get('LUT', 0):,.0f} LUT, "
+                      f"{totals.get('BRAM_18K', 0):,.0f} BRAM_18K, {totals.get('DSP', 0):,.0f} "
+                      f"DSP, {f['est_fps']:,.0f} images/s estimated; fits: {f['fits']}."]
+    if r["verify"]:
+        v = r["verify"]
+        lines += ["", f"Bit-exact verification on {v['images']} images: "
+                      f"{'all stages agree' if v['agree'] else 'DISAGREEMENT'}; onnxruntime "
+                      f"(QCDQ) test accuracy {_pct(v['quant_test_acc'])} %."]
+    for w in r["warnings"]:
+        lines += ["", f"**Warning:** {w}"]
+    return "\n".join(lines) + "\n"
+
+
+def start_fit(cfg: FitConfig | None, runs_root: Path, resume: Path | None,
+              echo: Any = print) -> dict[str, Any]:
+    """A new fit directory (config saved first) or the one to resume (its own config)."""
+    if resume is not None:
+        if not (resume / FIT_FILE).is_file():
+            raise ValueError(f"{resume} is not a fit directory (no {FIT_FILE}).")
+        cfg = FitConfig.load(resume / FIT_FILE, {})
+        return run_fit(cfg, resume, echo)
+    assert cfg is not None
+    data = Path(cfg.data.split(":", 1)[-1]).name.split(".")[0] if ":" in cfg.data else cfg.data
+    fit_dir = new_run_dir(runs_root, f"fit-{data}-{cfg.model}-s{cfg.seed}")
+    save_fit_config(cfg, fit_dir)
+    return run_fit(cfg, fit_dir, echo)
+
+
+def save_fit_config(cfg: FitConfig, fit_dir: Path) -> None:
+    """fit.yaml: what `--resume` reads back."""
+    fit_dir.mkdir(parents=True, exist_ok=True)
+    (fit_dir / FIT_FILE).write_text(yaml.safe_dump(asdict(cfg), sort_keys=False))

@@ -51,7 +51,8 @@ class FitConfig:
     epochs: float = 15.0
     min_steps: int = 500
     steps: int | None = None  # overrides the data-sized schedule (student and baselines)
-    teacher_steps: int | None = None  # default: the student's
+    teacher_steps: int | None = None  # default: teacher_scale × the student's
+    teacher_scale: float = 3.0  # a float step costs about half a distillation step
     pretrain_steps: int = 0  # > 0: SimCLR-initialise the teacher first
     batch_size: int = 32
     unlabeled_ratio: float = 3.0
@@ -93,8 +94,8 @@ class FitConfig:
                              f"'{self.model}'): only those go to the FPGA.")
         if self.teacher_model is None:
             self.teacher_model = f"{family_of(self.model)}-float"
-        if self.epochs <= 0 or self.min_steps < 1:
-            raise ValueError("epochs must be positive and min_steps at least 1.")
+        if self.epochs <= 0 or self.min_steps < 1 or self.teacher_scale <= 0:
+            raise ValueError("epochs and teacher_scale must be positive, min_steps at least 1.")
         if self.labels is None and self.labels_per_class is None:
             raise ValueError("fit is for few labels: give --labels or --labels-per-class.")
 
@@ -133,7 +134,7 @@ def plan(cfg: FitConfig, fit_dir: Path, unlabeled_pool: int) -> list[Stage]:
     from tinyssl.models import family_of
 
     steps = schedule(cfg, unlabeled_pool)
-    teacher_steps = cfg.teacher_steps or steps
+    teacher_steps = cfg.teacher_steps or max(1, round(cfg.teacher_scale * steps))
     sup = _supervised_options(cfg.method_options)
     teacher_dir = str(fit_dir / "teacher")
     twin = (family_of(cfg.teacher_model or "") == family_of(cfg.model))

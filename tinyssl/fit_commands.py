@@ -29,7 +29,11 @@ from tinyssl.train.commands import parse_method_options
 @click.option("--min-steps", type=int, help="Fewest steps per stage (default 500).")
 @click.option("--steps", type=int, help="Steps of the student and baselines (overrides "
               "--epochs).")
-@click.option("--teacher-steps", type=int, help="Steps of the teacher (default: the student's).")
+@click.option("--teacher-steps", type=int,
+              help="Steps of the teacher (default: --teacher-scale × the student's).")
+@click.option("--teacher-scale", type=float,
+              help="Teacher steps per student step (default 3: float steps are cheap, and a "
+                   "longer-trained teacher is the largest gain we measured).")
 @click.option("--pretrain-steps", type=int, help="SimCLR-initialise the teacher for this many "
               "steps first (default 0: off).")
 @click.option("--batch-size", type=int, help="Labelled batch per step (default 32).")

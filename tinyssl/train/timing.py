@@ -15,27 +15,29 @@ def seconds_per_step(cfg: TrainConfig, image_shape: tuple[int, int, int], num_cl
                      teacher_model: str | None = None, steps: int = 3) -> float:
     """Time `steps` real steps (forward, backward, SGD update; after one warm-up step) of
     `cfg`'s method and model on random uint8 images of `image_shape` (H, W, C). Distillation
-    is timed as a FixMatch step (the same views) plus a forward of `teacher_model`, since its
-    teacher does not exist yet when a plan is estimated."""
+    is timed as a supervised step on as many images as it sends through the student, plus a
+    forward of `teacher_model` on them, since its teacher does not exist yet when a plan is
+    estimated."""
     h, _, c = image_shape
     device = torch.device("cuda" if cfg.device != "cpu" and torch.cuda.is_available()
                           else "cpu")
     net = build_model(cfg.model, c, h, num_classes, cfg.width_mult)
-    name = "fixmatch" if cfg.method == "distill" else cfg.method
-    options = {k: v for k, v in cfg.method_options.items()
-               if k not in ("teacher", "temperature", "ce_weight")}
-    method = get_method(name)(net, num_classes, **options).to(device)
+    n_u = max(1, round(cfg.batch_size * cfg.unlabeled_ratio))
+    n_l = cfg.batch_size
+    if cfg.method == "distill":
+        method = get_method("supervised")(net, num_classes)
+        n_l += n_u * (2 if cfg.method_options.get("strong_view") else 1)
+    else:
+        method = get_method(cfg.method)(net, num_classes, **cfg.method_options)
     teacher = (build_model(teacher_model, c, h, num_classes).to(device).eval()
                if cfg.method == "distill" and teacher_model else None)
-    n_u = max(1, round(cfg.batch_size * cfg.unlabeled_ratio))
     method.bind_pool(n_u)
     method.to(device)
 
     def images(n: int) -> torch.Tensor:
         return torch.randint(0, 256, (n, c, h, h), dtype=torch.uint8, device=device)
 
-    labeled = Batch(images(cfg.batch_size),
-                    torch.randint(0, num_classes, (cfg.batch_size,), device=device))
+    labeled = Batch(images(n_l), torch.randint(0, num_classes, (n_l,), device=device))
     unlabeled = Batch(images(n_u if method.uses_labeled else cfg.batch_size),
                       index=torch.arange(n_u, device=device))
     opt = torch.optim.SGD(method.parameters(), lr=1e-3)
@@ -48,7 +50,7 @@ def seconds_per_step(cfg: TrainConfig, image_shape: tuple[int, int, int], num_cl
                      0.5)
         if teacher is not None:
             with torch.no_grad():
-                teacher(images(cfg.batch_size + 2 * n_u).float() / 255)
+                teacher(images(n_l).float() / 255)
         opt.zero_grad()
         out.loss.backward()
         opt.step()

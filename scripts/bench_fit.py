@@ -42,8 +42,8 @@ def fit_options(setting: str, seed: int, steps: int, args: argparse.Namespace
             "labels_per_class": base["labels_per_class"], "steps": steps,
             "teacher_scale": args.teacher_scale, "method_options": base.get("method_options", {}),
             "teacher_method": args.teacher_method, "model": args.model,
-            "batch_size": args.batch_size, "hardware": False, "progress": False,
-            "device": "cpu", "seed": seed}
+            "batch_size": args.batch_size, "student_lr": args.student_lr, "hardware": False,
+            "progress": False, "device": "cpu", "seed": seed}
 
 
 def run_one(job: tuple[str, int, dict[str, Any], str, int]) -> tuple[str, int, str]:
@@ -126,7 +126,10 @@ def markdown(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
     lines = [
         "# Teacher → student benchmark (`tinyssl fit`)", "",
         f"`python scripts/bench_fit.py --settings {' '.join(args.settings)} --seeds "
-        f"{' '.join(map(str, args.seeds))} --steps {args.steps} --workers {args.workers}` on "
+        f"{' '.join(map(str, args.seeds))} --steps {args.steps} --teacher-scale "
+        f"{args.teacher_scale:g}"
+        + (f" --student-lr {args.student_lr:g}" if args.student_lr else "")
+        + f" --workers {args.workers} --runs {args.runs}` on "
         f"CPU ({args.workers} worker(s) × 1 thread). Student {args.model}, teacher its float "
         f"twin trained with {args.teacher_method} for {args.teacher_scale:g}× the steps; labelled "
         f"batch {args.batch_size}, unlabelled ratio 3; the supervised, float-init and student "
@@ -171,10 +174,14 @@ def main() -> None:
     ap.add_argument("--teacher-scale", type=float, default=3.0,
                     help="teacher steps per student step")
     ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--student-lr", type=float, default=None,
+                    help="lr of the float-init and student stages (default: the model's)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--runs", type=Path, default=Path("runs/bench-fit"))
     ap.add_argument("--out", type=Path, default=Path("results"))
+    ap.add_argument("--tag", default="", help="write fit-TAG.md/.json instead of fit.md/.json")
     args = ap.parse_args()
+    name = f"fit-{args.tag}" if args.tag else "fit"
 
     threads = max(1, (os.cpu_count() or 1) // args.workers)
     # longest first (settings with a steps_scale run more steps), so no worker idles at the end
@@ -186,12 +193,12 @@ def main() -> None:
     fits = {(s, seed): Path(d) for s, seed, d in done}
     rows = table(fits, scratch_rows(args.out), args.settings, args.seeds)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "fit.json").write_text(json.dumps(
+    (args.out / f"{name}.json").write_text(json.dumps(
         {"rows": rows, "verdicts": {r["setting"]: verdicts(r) for r in rows},
          "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}},
         indent=2))
     text = markdown(rows, args)
-    (args.out / "fit.md").write_text(text)
+    (args.out / f"{name}.md").write_text(text)
     print(text)
 
 

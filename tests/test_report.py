@@ -84,3 +84,15 @@ def test_report_includes_transfer_matrix(runs: Path, tmp_path: Path) -> None:
 def test_report_on_missing_dir_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a directory"):
         write_report(tmp_path / "nope")
+
+
+def test_report_warns_near_chance_and_below_the_supervised_baseline(tmp_path: Path) -> None:
+    for method, acc in (("supervised", 0.80), ("fixmatch", 0.70), ("uda", 0.55)):
+        run = _fake_run(tmp_path, method, 20, 0, acc, "tiny-w2a2")
+        summary = json.loads((run / "summary.json").read_text())
+        (run / "summary.json").write_text(json.dumps({**summary, "chance_acc": 0.5}))
+    text = write_report(tmp_path).read_text()
+    section = text.split("## Warnings", 1)[1].split("##", 1)[0]
+    assert "fixmatch" in section and "below the supervised baseline's 80.0 %" in section
+    assert "uda" in section and "near chance (50.0 %)" in section
+    assert "supervised · tiny-w2a2" not in section  # the baseline itself is fine

@@ -58,6 +58,7 @@ class FitConfig:
     unlabeled_ratio: float = 3.0
     teacher_method: str = "fixmatch"  # measured best for float twins: see docs/training.md
     temperature: float = 2.0
+    student_lr: float | None = None  # stages that start from the teacher; None: model default
     method_options: dict[str, Any] = field(default_factory=dict)  # flip, strong-view options
     baseline: bool = True
     float_init_ablation: bool = True
@@ -158,9 +159,11 @@ def plan(cfg: FitConfig, fit_dir: Path, unlabeled_pool: int) -> list[Stage]:
         init=str(fit_dir / "pretrain") if cfg.pretrain_steps > 0 else None)
     if cfg.float_init_ablation and twin:
         add("float_init", "quantized, initialised from the float teacher, labels only",
-            model=cfg.model, method="supervised", method_options=sup, init=teacher_dir)
+            model=cfg.model, method="supervised", method_options=sup, init=teacher_dir,
+            lr=cfg.student_lr)
     add("student", "quantized, initialised from the teacher, distilled on every image",
         model=cfg.model, method="distill", init=teacher_dir if twin else None,
+        lr=cfg.student_lr if twin else None,
         method_options={**cfg.method_options, "teacher": teacher_dir,
                         "temperature": cfg.temperature})
     return stages

@@ -40,6 +40,8 @@ from tinyssl.train.commands import parse_method_options
 @click.option("--teacher-method", help="Semi-supervised method of the teacher (fixmatch; "
               "freematch, flexmatch, uda).")
 @click.option("--temperature", type=float, help="Distillation temperature (default 2).")
+@click.option("--student-lr", type=float, help="Learning rate of the stages that start from "
+              "the float teacher (default: the model's default learning rate).")
 @click.option("--board", help="FPGA board or part for the estimates (default Pynq-Z1).")
 @click.option("--target-fps", type=float, help="Images/s the accelerator is folded for.")
 @click.option("--hardware/--no-hardware", default=None,

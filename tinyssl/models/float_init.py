@@ -44,7 +44,7 @@ def fit_weight_scales(weight: torch.Tensor, bits: int) -> torch.Tensor:
     if bits == 1:
         return w.abs().mean(1).clamp(min=1e-12).float()
     top = w.abs().amax(1).clamp(min=1e-12)
-    scales = top[:, None] * _WEIGHT_FRACTIONS.double()[None, :]  # C × K
+    scales = top[:, None] * _WEIGHT_FRACTIONS.to(w)[None, :]  # C × K
     q = quantize_levels(w[:, None, :] / scales[..., None], bits) * scales[..., None]
     err = (q - w[:, None, :]).pow(2).sum(-1)
     return scales.gather(1, err.argmin(1, keepdim=True)).squeeze(1).float()
@@ -58,9 +58,9 @@ def fit_act_factor(z: torch.Tensor, bits: int) -> float:
     if z.numel() > 200_000:
         z = z[torch.randperm(z.numel(), generator=torch.Generator().manual_seed(0))[:200_000]]
     target = z.clamp(-1.0, 1.0)
-    a = _ACT_FACTORS.double()[:, None]
+    a = _ACT_FACTORS.to(z)[:, None]
     err = (quantize_levels(a * z[None, :], bits) / a - target[None, :]).pow(2).mean(1)
-    return float(_ACT_FACTORS[err.argmin()])
+    return float(a[err.argmin(), 0])
 
 
 def _layers(net: Net, classifier: bool) -> list[tuple[nn.Module, nn.Module, nn.Module | None]]:

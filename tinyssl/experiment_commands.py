@@ -10,10 +10,9 @@ from rich.console import Console
 from rich.table import Table
 
 from tinyssl.cli_errors import clean_errors
-from tinyssl.report import write_report
-from tinyssl.report.tables import find_runs, group_runs
-from tinyssl.runs import new_run_dir
-from tinyssl.sweep import SweepConfig, run_sweep_workers
+
+# The report, sweep and run modules (torch, matplotlib) are imported inside the commands, so
+# that `tinyssl sweep --help` starts at once.
 
 
 def _console() -> Console:
@@ -24,6 +23,8 @@ def _console() -> Console:
 
 def _summary_table(root: Path) -> Table:
     """One screen: accuracy, FPGA cost and verification per experiment."""
+    from tinyssl.report.tables import find_runs, group_runs
+
     table = Table(title=f"tinyssl results: {root}")
     for col in ("data", "method", "model", "labels", "seeds", "test acc %", "macro-F1 %",
                 "LUT", "est. FPS", "bit-exact"):
@@ -41,6 +42,9 @@ def _summary_table(root: Path) -> Table:
 
 
 def _run_sweep_and_report(config: Path, root: Path, workers: int) -> None:
+    from tinyssl.report import write_report
+    from tinyssl.sweep import SweepConfig, run_sweep_workers
+
     cfg = SweepConfig.load(config)
     click.echo(f"sweep '{cfg.name}': {len(cfg.cells)} runs into {root}")
     run_sweep_workers(config, root, workers)
@@ -59,6 +63,8 @@ def _run_sweep_and_report(config: Path, root: Path, workers: int) -> None:
 @clean_errors
 def sweep(config: Path, out: Path | None, workers: int) -> None:
     """Run a YAML grid of experiments (resumable), then write results.csv and the report."""
+    from tinyssl.sweep import SweepConfig
+
     root = out or Path("runs") / SweepConfig.load(config).name
     _run_sweep_and_report(config, root, workers)
 
@@ -70,17 +76,22 @@ def sweep(config: Path, out: Path | None, workers: int) -> None:
 @clean_errors
 def report(runs_dir: Path, out: Path | None) -> None:
     """Tables (mean ± std over seeds) and plots from every finished run under RUNS_DIR."""
+    from tinyssl.report import write_report
+
     path = write_report(runs_dir, out)
     _console().print(_summary_table(runs_dir))
     click.echo(f"report: {path}")
 
 
-@click.command()
+@click.command(short_help="The main job on the embedded digits: supervised vs UDA on the "
+               "same labels, to the FPGA.")
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path),
               default=Path("runs"), show_default=True)
 @clean_errors
 def demo(runs_root: Path) -> None:
     """The main job on the embedded digits data: few-label UDA and the supervised baseline on
     the same labels → QONNX export → FINN estimates → bit-accurate verification → report."""
+    from tinyssl.runs import new_run_dir
+
     config = Path(str(resources.files("tinyssl") / "demo.yaml"))
     _run_sweep_and_report(config, new_run_dir(runs_root, "demo"), workers=1)

@@ -11,7 +11,8 @@ from tinyssl.cli_errors import clean_errors
 from tinyssl.train.commands import parse_method_options
 
 
-@click.command()
+@click.command(short_help="The best few-label recipe end to end: float teacher → quantized "
+               "student → FPGA estimates, beside the supervised baseline.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
               help="YAML file of fit options; command-line options override it.")
 @click.option("--resume", type=click.Path(file_okay=False, path_type=Path),

@@ -9,7 +9,6 @@ from typing import Any
 import click
 
 from tinyssl.cli_errors import clean_errors
-from tinyssl.runs import read_jsonl
 from tinyssl.train.commands import parse_method_options, train
 
 #: `tinyssl train` options that also make sense without labels (shared, not re-declared).
@@ -32,6 +31,7 @@ def _pretrain(config_file: Path | None, runs_root: Path, method_options: tuple[s
     """Self-supervised pre-training on every image of DATA (labels unused) → a run whose
     encoder `tinyssl train --init RUN` and `tinyssl probe RUN` use."""
     from tinyssl.pretrain import pretrain_config
+    from tinyssl.runs import read_jsonl
     from tinyssl.train import TrainingInterrupted, run_training
 
     cfg = pretrain_config(config_file, {**options,
@@ -72,7 +72,8 @@ def probe(run: Path, data: str, labels: int | None, labels_per_class: int | None
                f"images) → {r['json']}")
 
 
-@click.command()
+@click.command(short_help="Pre-train on each source, fine-tune on each target: the "
+               "transfer matrix.")
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path),
               default=Path("runs"), show_default=True, help="The study goes to RUNS/<name>/.")

@@ -38,7 +38,7 @@ MAX_WORKERS = 8
 MIN_WORKERS = 4
 
 
-def _members(path: Path) -> Iterator[tuple[str, Encoded]]:
+def tree_members(path: Path) -> Iterator[tuple[str, Encoded]]:
     """(relative posix path, file path or bytes) for every regular file of a directory or
     archive; a directory's files are read by whoever decodes them."""
     if path.is_dir():
@@ -81,7 +81,7 @@ def _strip_root(parts: list[tuple[str, ...]]) -> int:
 def _classify(path: Path) -> dict[str, dict[str, list[tuple[str, Encoded]]]]:
     """split → class → files (the 'unlabeled' split uses class '')."""
     files = []
-    for name, src in _members(path):
+    for name, src in tree_members(path):
         parts = PurePosixPath(name).parts
         if (PurePosixPath(parts[-1]).suffix.lower() in IMAGE_EXTENSIONS
                 and not any(p.startswith(".") or p == "__MACOSX" for p in parts)):

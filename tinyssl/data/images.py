@@ -6,9 +6,7 @@ import io
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image, UnidentifiedImageError
-from torch.nn import functional as F  # noqa: N812
 
 from tinyssl.data.types import DataError
 
@@ -45,11 +43,15 @@ def resize_array(x: np.ndarray, image_size: int | None, chunk: int = 4096) -> np
 
     torch.interpolate over whole chunks instead of Pillow per image: one call per 4096 images.
     """
+    import torch  # here, not at the top: `tinyssl data …` and `--help` start without torch
+    from torch.nn import functional as F  # noqa: N812
+
     if image_size is None or x.shape[1:3] == (image_size, image_size):
         return x
     out = np.empty((len(x), image_size, image_size, x.shape[3]), dtype=np.uint8)
     for start in range(0, len(x), chunk):
-        t = torch.from_numpy(np.ascontiguousarray(x[start:start + chunk])).permute(0, 3, 1, 2)
+        # np.array copies: x may be a read-only view (decoded by Pillow), torch wants writable
+        t = torch.from_numpy(np.array(x[start:start + chunk])).permute(0, 3, 1, 2)
         t = F.interpolate(t.float(), size=(image_size, image_size), mode="bilinear",
                           antialias=image_size < x.shape[1], align_corners=False)
         out[start:start + chunk] = t.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
-
-from tinyssl.export.finn_check import UnsupportedModelError, check_finn_compatible
-from tinyssl.export.onnx_export import export_qonnx, to_qcdq
+from typing import Any
 
 __all__ = ["QCDQ_NAME", "QONNX_NAME", "UnsupportedModelError", "check_finn_compatible",
            "ensure_exported", "export_qonnx", "export_run", "inference_cost", "to_qcdq"]
+
+#: Imported on first use (PEP 562), so `tinyssl export --help` starts without torch.
+_LAZY = {"UnsupportedModelError": "finn_check", "check_finn_compatible": "finn_check",
+         "export_qonnx": "onnx_export", "to_qcdq": "onnx_export"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"tinyssl.export.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'tinyssl.export' has no attribute '{name}'")
+
 
 QONNX_NAME = "model.qonnx.onnx"
 QCDQ_NAME = "model.qcdq.onnx"
@@ -16,6 +26,7 @@ QCDQ_NAME = "model.qcdq.onnx"
 
 def export_run(run: Path) -> dict[str, Path]:
     """Write RUN/model.qonnx.onnx and RUN/model.qcdq.onnx from the run's best checkpoint."""
+    from tinyssl.export.onnx_export import export_qonnx, to_qcdq
     from tinyssl.runs import load_net
 
     run = Path(run)

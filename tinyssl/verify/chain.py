@@ -19,11 +19,10 @@ from typing import Any
 import numpy as np
 import yaml
 
-from tinyssl.verify import stages
+from tinyssl.verify import DEFAULT_IMAGES, stages
 from tinyssl.verify.layers import first_diverging_layer
 
 LOGIT_RTOL = 1e-4
-DEFAULT_IMAGES = 200
 #: FINN intermediate models compared, in flow order.
 FINN_GRAPHS = {"finn_streamlined": "step_streamline.onnx", "finn_hw": "step_convert_to_hw.onnx"}
 
@@ -66,8 +65,8 @@ def _compare(ref: np.ndarray, out: np.ndarray, y: np.ndarray) -> dict[str, Any]:
 def verify_run(run: Path, images: int = DEFAULT_IMAGES, data: str | None = None) -> dict[str, Any]:
     """Compare all stages on `images` test images (onnxruntime on the full test set); write
     RUN/verify.json and return it. Exports and builds (estimates only) first if needed."""
-    from tinyssl.export import QCDQ_NAME, QONNX_NAME, ensure_exported
-    from tinyssl.fpga.build import build_run, finn_dir
+    from tinyssl.export import QCDQ_NAME, QONNX_NAME
+    from tinyssl.fpga.build import finn_dir
     from tinyssl.runs import load_net
 
     run = Path(run)
@@ -75,17 +74,13 @@ def verify_run(run: Path, images: int = DEFAULT_IMAGES, data: str | None = None)
         raise ValueError("--images must be at least 1.")
     x_all, y_all = load_test_images(run, data)
     x, y = x_all[:images], y_all[:images]
-    ensure_exported(run)
+    accelerator = finn_accelerator_graph(run)  # exports and builds first when needed
     inter = finn_dir(run) / "intermediate_models"
-    parent = inter / "dataflow_parent.onnx"
-    if not parent.is_file() or parent.stat().st_mtime < (run / QONNX_NAME).stat().st_mtime:
-        build_run(run)
     net, _ = load_net(run)
     paths = {
         "qonnx": run / QONNX_NAME,
         **{name: inter / file for name, file in FINN_GRAPHS.items()},
-        "finn_accelerator": stages.generic_hw_copy(inter / "dataflow_parent.onnx",
-                                                   _last_model(inter), run / "fpga" / "verify"),
+        "finn_accelerator": accelerator,
         "onnxruntime_qcdq": run / QCDQ_NAME,
     }
     graphs = {
@@ -116,6 +111,20 @@ def verify_run(run: Path, images: int = DEFAULT_IMAGES, data: str | None = None)
     result["test_images"] = len(x_all)
     (run / "verify.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
+
+
+def finn_accelerator_graph(run: Path) -> Path:
+    """The run's built accelerator as a graph FINN executes in Python (see
+    stages.generic_hw_copy); exports and builds (estimates only) first when out of date."""
+    from tinyssl.export import QONNX_NAME, ensure_exported
+    from tinyssl.fpga.build import build_run, finn_dir
+
+    ensure_exported(run)
+    inter = finn_dir(run) / "intermediate_models"
+    parent = inter / "dataflow_parent.onnx"
+    if not parent.is_file() or parent.stat().st_mtime < (run / QONNX_NAME).stat().st_mtime:
+        build_run(run)
+    return stages.generic_hw_copy(parent, _last_model(inter), run / "fpga" / "verify")
 
 
 def _last_model(inter: Path) -> Path:

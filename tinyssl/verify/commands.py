@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tinyssl.verify.chain import DEFAULT_IMAGES
+from tinyssl.verify import DEFAULT_IMAGES
 
 
 @click.command("verify")

@@ -309,6 +309,6 @@ def test_data_cli_bad_input_is_one_line_without_traceback(tmp_path: Path,
                  ["info", "digits", "--labels-per-class", "500"],
                  ["preview", "imagenet", "--out", str(tmp_path / "x.png")]):
         res = runner.invoke(main, ["data", *args])
-        assert res.exit_code == 1, (args, res.output)
+        assert res.exit_code == 2, (args, res.output)
         assert res.output.startswith("Error: ") and len(res.output.splitlines()) == 1
         assert res.exception is None or isinstance(res.exception, SystemExit)

@@ -34,7 +34,7 @@ def test_unsupported_layer_named() -> None:
 def test_cli_refuses_float_run_cleanly(tmp_path: Path) -> None:
     run = make_run(tmp_path, "resnet18", channels=3, steps=0)
     result = CliRunner().invoke(main, ["export", str(run)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "float model" in result.output and "Traceback" not in result.output
     assert not (run / "model.qonnx.onnx").exists()
 

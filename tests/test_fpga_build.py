@@ -82,7 +82,7 @@ def test_unknown_part_fit_is_unknown() -> None:
 def test_cli_bad_board_is_one_sentence() -> None:
     result = CliRunner().invoke(main, ["fpga", "build", str(built_run("tiny-w2a2")),
                                        "--board", "Arty"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "unknown board 'Arty'" in result.output and "Traceback" not in result.output
 
 

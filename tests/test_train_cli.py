@@ -30,7 +30,9 @@ def _train(tmp_path: Path, *args: str) -> tuple[int, str]:
     (["--model", "tiny-w3a3"], "bit width 3 is not supported"),
     (["--model", "tiny-w2a2x"], "unknown model 'tiny-w2a2x'"),
     (["--labels-per-class", "100000"], "label"),
-    (["-o", "temperature=0.5"], "does not accept method_options"),
+    (["-o", "temperature=0.5"], "method supervised has no option 'temperature'"),
+    (["--method", "fixmatch", "-o", "threshold=abc"],
+     "option threshold of method fixmatch must be float, got 'abc'"),
     (["--method", "uda", "-o", "tsa=cubic"], "unknown tsa schedule 'cubic'"),
     (["--lr", "-1"], "lr, width_mult and unlabeled_ratio must be positive"),
 ])

@@ -93,5 +93,5 @@ def test_corrupted_middle_layer_is_named(tmp_path: Path) -> None:
 def test_bad_data_source_is_one_sentence() -> None:
     result = CliRunner().invoke(main, ["verify", str(built_run("tiny-w2a2")), "--data",
                                        "npz:/no/such/file.npz"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "does not exist" in result.output and "Traceback" not in result.output

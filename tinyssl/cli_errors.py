@@ -1,4 +1,8 @@
-"""One decorator every command shares: user-facing errors become one line, no traceback."""
+"""One decorator every command shares: user-facing errors become one line, no traceback.
+
+Exit codes: 2 for bad usage or input (options, config, data, runs), 1 for failures while
+running (training diverged, a FINN step failed, verification found a mismatch), 130 when
+interrupted (a checkpoint was saved first)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,12 @@ from typing import Any
 import click
 
 from tinyssl.data.types import DataError
+
+
+class BadInput(click.ClickException):
+    """Bad data, config, options or run directory: "Error: …" on one line, exit code 2."""
+
+    exit_code = 2
 
 
 def clean_errors(fn: Any) -> Any:
@@ -20,7 +30,7 @@ def clean_errors(fn: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except (ValueError, DataError, FileNotFoundError) as e:
-            raise click.UsageError(str(e)) from None
+            raise BadInput(str(e)) from None
         except TrainingDiverged as e:
             raise click.ClickException(str(e)) from None
 

@@ -84,6 +84,9 @@ class TrainConfig:
 
         if self.method not in METHODS:
             raise ValueError(f"unknown method '{self.method}'; choose from {', '.join(METHODS)}.")
+        self.method_options = _checked_method_options(self.method, self.method_options)
+        if self.image_size is None and self.data == "digits":
+            self.image_size = 16  # digits are 8×8, smaller than any FPGA preset takes
         parsed = parse_quant_name(self.model)
         if not is_known_model(self.model):
             raise ValueError(f"unknown model '{self.model}'; choose from "
@@ -170,16 +173,46 @@ def _coerce(name: str, value: Any, annotation: Any) -> Any:
                      f"got {value!r}.")
 
 
+def _checked_method_options(method: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Names and types of `-o` options checked against what the method's constructor takes,
+    before any run directory exists; values typed (e.g. 1 → 1.0 for a float option)."""
+    from tinyssl.methods import method_options
+
+    known = method_options(method)
+    checked = {}
+    for key, value in options.items():
+        if key not in known:
+            listing = ", ".join(f"{k} ({d!r})" for k, (_, d) in known.items()) or "none"
+            raise ValueError(f"method {method} has no option '{key}'; its options (default) "
+                             f"are: {listing}.")
+        checked[key] = _coerce(f"{key} of method {method}", value, known[key][0])
+    return checked
+
+
+def read_config_file(path: Path | str, what: str = "config file") -> dict[str, Any]:
+    """A YAML file holding a mapping, or one sentence naming the file (and the line of a
+    syntax error): every config the CLI reads (train, fit, pretrain, sweep, transfer)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{what} {path} does not exist.")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ValueError(f"{path}{where}: not valid YAML ({problem}).") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: cannot be read as a text file ({e}).") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path} must hold a mapping of option: value at the top level "
+                         f"(found a {type(raw).__name__}).")
+    return raw
+
+
 def load_config(path: Path | None, overrides: dict[str, Any]) -> TrainConfig:
     """YAML file (optional) then overrides (None values ignored), checked and typed."""
-    raw: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"config file {path} does not exist.")
-        raw = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(raw, dict):
-            raise ValueError(f"{path} must hold a mapping of option: value.")
+    raw = read_config_file(path) if path is not None else {}
     raw.update({k: v for k, v in overrides.items() if v is not None})
     fields = typing.get_type_hints(TrainConfig)
     unknown = sorted(set(raw) - set(fields))

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from tinyssl.config import TrainConfig, load_config
+from tinyssl.config import TrainConfig, load_config, read_config_file
 from tinyssl.runs import atomic_write_bytes, new_run_dir, read_json
 
 #: Options only the methods with a strong view accept (kept away from supervised stages).
@@ -72,13 +72,7 @@ class FitConfig:
 
     @classmethod
     def load(cls, path: Path | None, overrides: dict[str, Any]) -> FitConfig:
-        raw: dict[str, Any] = {}
-        if path is not None:
-            if not Path(path).is_file():
-                raise ValueError(f"fit config {path} does not exist.")
-            raw = yaml.safe_load(Path(path).read_text()) or {}
-            if not isinstance(raw, dict):
-                raise ValueError(f"{path} must hold a mapping of option: value.")
+        raw = read_config_file(path, "fit config") if path is not None else {}
         raw.update({k: v for k, v in overrides.items() if v is not None})
         if unknown := sorted(set(raw) - set(cls.__dataclass_fields__)):
             raise ValueError(f"unknown fit option(s) {', '.join(unknown)}; known: "

@@ -15,9 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from tinyssl.config import TrainConfig, load_config
+from tinyssl.config import TrainConfig, load_config, read_config_file
 
 #: Used where neither the YAML file nor the command line sets the option.
 PRETEXT_DEFAULTS: dict[str, Any] = {"method": "simclr", "optimizer": "adam", "lr": 1e-2,
@@ -33,13 +31,7 @@ def pretext_methods() -> list[str]:
 
 def pretrain_config(path: Path | None, overrides: dict[str, Any]) -> TrainConfig:
     """PRETEXT_DEFAULTS < YAML file < overrides; refuses methods that need labels."""
-    raw: dict[str, Any] = {}
-    if path is not None:
-        if not Path(path).is_file():
-            raise ValueError(f"config file {path} does not exist.")
-        raw = yaml.safe_load(Path(path).read_text()) or {}
-        if not isinstance(raw, dict):
-            raise ValueError(f"{path} must hold a mapping of option: value.")
+    raw = read_config_file(path) if path is not None else {}
     merged = {**PRETEXT_DEFAULTS, **raw, **{k: v for k, v in overrides.items() if v is not None}}
     cfg = load_config(None, merged)
     if cfg.method not in pretext_methods():

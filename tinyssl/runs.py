@@ -9,8 +9,10 @@ A checkpoint is a dict with at least:
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import pickle
 import platform
 import sys
 import tempfile
@@ -54,8 +56,15 @@ def new_run_dir(root: Path, name: str) -> Path:
     raise RuntimeError(f"could not create a new run directory under {root}")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same directory, then rename over the target."""
+    """Write to a temporary file in the same directory, then rename over the target. The
+    file gets the permissions a plain open() would give (mkstemp's are 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -63,6 +72,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -71,21 +81,33 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """torch.save, atomically: an interrupted write never leaves a broken checkpoint."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _readable(path: Path) -> bool:
     try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        torch.load(path, map_location="cpu", weights_only=False)
+        return True
+    except Exception:  # whatever the failure, the file cannot stand in
+        return False
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
+    """torch.load, or one sentence naming the file when it is truncated or corrupt (a disk
+    filled up, a copy cut short) and saying whether the other checkpoint can stand in."""
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    return torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as e:
+        other = path.with_name("best.pt" if path.name == "last.pt" else "last.pt")
+        hint = (f"{other.name} beside it is intact: move {path.name} away and it is used "
+                "instead (training resumes only from last.pt)." if other.is_file()
+                and _readable(other) else "no intact checkpoint is left: train the run again.")
+        raise ValueError(f"{path} is truncated or corrupt ({type(e).__name__}); {hint}"
+                         ) from None
 
 
 def find_checkpoint(run: Path) -> Path:

@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-import yaml
 
+from tinyssl.config import read_config_file
 from tinyssl.runs import atomic_write_bytes, read_json
 
 log = logging.getLogger(__name__)
@@ -52,9 +52,7 @@ class SweepConfig:
 
     @classmethod
     def load(cls, path: Path) -> SweepConfig:
-        if not path.is_file():
-            raise ValueError(f"sweep config {path} does not exist.")
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = read_config_file(path, "sweep config")
         known = {"name", "base", "grid", "runs", "fpga", "verify", "stale_after_s"}
         if unknown := set(raw) - known:
             raise ValueError(f"{path}: unknown sweep keys {sorted(unknown)}; "

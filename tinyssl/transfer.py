@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
+from tinyssl.config import read_config_file
 from tinyssl.data.types import DataError
 from tinyssl.runs import atomic_write_bytes
 
@@ -55,12 +55,9 @@ class TransferConfig:
 
     @classmethod
     def load(cls, path: Path) -> TransferConfig:
-        path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"transfer config {path} does not exist.")
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = read_config_file(path, "transfer config")
         known = set(cls.__dataclass_fields__)
-        if not isinstance(raw, dict) or set(raw) - known:
+        if set(raw) - known:
             raise ValueError(f"{path}: unknown key(s) {', '.join(sorted(set(raw) - known))}; "
                              f"known keys are {', '.join(sorted(known))}.")
         missing = {"name", "sources", "targets"} - set(raw)

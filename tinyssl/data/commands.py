@@ -10,6 +10,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from tinyssl.cli_errors import BadInput
 from tinyssl.data import SOURCES, DataBundle, DataError, load_dataset, make_split
 
 SOURCE_HELP = f"Data source: {', '.join(SOURCES)}."
@@ -23,7 +24,7 @@ def _load(source: str, image_size: int | None) -> DataBundle:
             warnings.simplefilter("always", UserWarning)
             bundle = load_dataset(source, image_size)
     except DataError as e:
-        raise click.ClickException(str(e)) from None
+        raise BadInput(str(e)) from None
     for w in caught:
         click.echo(f"warning: {w.message}", err=True)
     return bundle
@@ -55,7 +56,7 @@ def info(source: str, image_size: int | None, labels: int | None,
         try:
             s = make_split(b, b.num_classes, labels, labels_per_class, val_per_class, seed)
         except DataError as e:
-            raise click.ClickException(str(e)) from None
+            raise BadInput(str(e)) from None
         columns |= {"labelled": b.train.y[s.labeled], "val": b.train.y[s.val],
                     "unlabelled": b.train.y[s.unlabeled]}
     table = Table()

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from tinyssl.cli_errors import clean_errors
+
 
 @click.group("fpga")
 def fpga() -> None:
@@ -23,6 +25,7 @@ def fpga() -> None:
 @click.option("--folding", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None,
               help="FINN folding config JSON (e.g. from hw/); overrides --target-fps.")
+@clean_errors
 def build(run: Path, board: str, target_fps: float, clock_ns: float,
           folding: Path | None) -> None:
     """Build RUN's exported model with FINN and write RUN/fpga/report.{json,md}."""
@@ -30,7 +33,7 @@ def build(run: Path, board: str, target_fps: float, clock_ns: float,
 
     try:
         report = build_run(run, board, target_fps, clock_ns, folding)
-    except (ValueError, FileNotFoundError, RuntimeError) as e:
+    except RuntimeError as e:  # FINN failed while running: exit code 1 (bad input: 2)
         raise click.ClickException(str(e)) from e
     t = report["totals"]
     fits = {True: "fits", False: "DOES NOT FIT", None: "fit unknown"}[report["fits"]]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
+import typing
 from importlib import import_module
+from typing import Any
 
 from tinyssl.methods.base import Batch, Method, StepOutput
 
@@ -32,4 +35,20 @@ def get_method(name: str) -> type[Method]:
     return getattr(import_module(module), cls)
 
 
-__all__ = ["METHODS", "Batch", "Method", "StepOutput", "get_method"]
+def method_options(name: str) -> dict[str, tuple[Any, Any]]:
+    """option → (type annotation, default) that method `name` accepts: the keyword parameters
+    of every `__init__` along its class hierarchy (each passes the rest to its parent)."""
+    options: dict[str, tuple[Any, Any]] = {}
+    for cls in get_method(name).__mro__:
+        init = cls.__dict__.get("__init__")
+        if init is None or not cls.__module__.startswith("tinyssl."):
+            continue
+        hints = typing.get_type_hints(init)
+        for p in inspect.signature(init).parameters.values():
+            if (p.kind is p.KEYWORD_ONLY or p.kind is p.POSITIONAL_OR_KEYWORD) and \
+                    p.default is not p.empty and p.name not in options:
+                options[p.name] = (hints.get(p.name, Any), p.default)
+    return options
+
+
+__all__ = ["METHODS", "Batch", "Method", "StepOutput", "get_method", "method_options"]

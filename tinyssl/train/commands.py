@@ -1,7 +1,7 @@
 """`tinyssl train` and `tinyssl eval`: thin wrappers over run_training and the metrics.
 
 Every TrainConfig field is a CLI option; a YAML `--config` supplies defaults and options given
-on the command line override it. Bad input becomes one line (click.UsageError), not a
+on the command line override it. Bad input becomes one line (exit code 2), not a
 traceback.
 """
 

@@ -171,7 +171,6 @@ class Trainer:
         seed_everything(cfg.seed)  # identical model initialisation on every rank
         self.bundle, self.split = load_data(cfg, resume)
         self._place_data()
-        self.run = self._open_run_dir(runs_root, resume)
 
         h, w, c = self.bundle.image_shape
         self.spec = ModelSpec(cfg.model, c, h, self.bundle.num_classes, cfg.width_mult)
@@ -180,12 +179,9 @@ class Trainer:
             load_init(self.net, self.spec, Path(cfg.init), self._bn_images(512))
         if cfg.freeze_encoder:
             self.net.encoder.requires_grad_(False)
-        try:
-            self.method: Method = get_method(cfg.method)(self.net, self.bundle.num_classes,
-                                                         **cfg.method_options)
-        except TypeError as e:
-            raise ValueError(f"method {cfg.method} does not accept method_options "
-                             f"{cfg.method_options}: {e}.") from None
+        # option names and types were checked with the config (TrainConfig.validate)
+        self.method: Method = get_method(cfg.method)(self.net, self.bundle.num_classes,
+                                                     **cfg.method_options)
         self.method.bind_pool(len(self.pool_y))
         self.cuda = device.type == "cuda"
         self.method.to(device)
@@ -195,6 +191,9 @@ class Trainer:
         self._build_optimizer()
         self._build_streams()
         self.growth = self._build_growth()
+        # Only now, with the model, method options and schedule checked, does the run
+        # directory exist: a refused run leaves nothing behind.
+        self.run = self._open_run_dir(runs_root, resume)
 
         self.step, self.best_val, self.last_val = 0, -1.0, None
         self.train_time, self.images_seen, self.time_to_target = 0.0, 0, None
@@ -269,6 +268,10 @@ class Trainer:
             self.unlabeled = BatchStream(np.arange(len(self.pool_y)), None, cfg.batch_size,
                                          **{**args, "seed": cfg.seed + 1})
         elif m.uses_unlabeled:
+            if len(self.unlabeled_idx) == 0:
+                raise ValueError(f"method {cfg.method} learns from unlabelled images, but no "
+                                 "training image is left unlabelled: give --labels or "
+                                 "--labels-per-class (or a larger --unlabeled).")
             size = max(1, round(cfg.batch_size * cfg.unlabeled_ratio))
             self.unlabeled = BatchStream(self.unlabeled_idx, None, size,
                                          **{**args, "seed": cfg.seed + 1})

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from tinyssl.cli_errors import clean_errors
 from tinyssl.verify import DEFAULT_IMAGES
 
 
@@ -14,13 +15,14 @@ from tinyssl.verify import DEFAULT_IMAGES
 @click.option("--images", type=int, default=DEFAULT_IMAGES, show_default=True,
               help="Test images run through every stage (FINN's Python execution is slow).")
 @click.option("--data", default=None, help="Data source to test on (default: the run's).")
+@clean_errors
 def verify(run: Path, images: int, data: str | None) -> None:
     """Check Brevitas, QONNX, FINN and onnxruntime compute the same logits on RUN's test set."""
     from tinyssl.verify import verify_run
 
     try:
         result = verify_run(run, images, data)
-    except (ValueError, FileNotFoundError, RuntimeError) as e:  # DataError is a ValueError
+    except RuntimeError as e:  # FINN failed while running: exit code 1 (bad input: 2)
         raise click.ClickException(str(e)) from e
     click.echo(f"{'stage':<18} {'top-1 agree':>11} {'max |dlogit|':>12} {'accuracy':>9}")
     for name, s in result["stages"].items():

@@ -79,3 +79,31 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(
     ckpt = torch.load(run / "checkpoints" / "last.pt", weights_only=False)
     assert ckpt["step"] == 4
     assert all(torch.isfinite(v).all() for v in ckpt["model"].values() if v.is_floating_point())
+
+
+def test_a_time_based_checkpoint_between_validations_resumes_exactly(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a `kill -9` leaves: last.pt written by the time interval at step 6, between the
+    validations at 4 and 8; resuming from it ends with the uninterrupted run's weights."""
+    import shutil
+
+    from tinyssl.train import loop
+
+    torch.set_num_threads(1)
+    cfg = {**CFG, "checkpoint_every_s": 0.0}
+    straight = run_training(load_config(None, cfg), tmp_path / "a")
+    original = loop.save_checkpoint
+
+    def keep_step_6(path: Path, state: dict) -> None:
+        original(path, state)
+        if path.name == "last.pt" and state["step"] == 6:
+            shutil.copy(path, tmp_path / "step6.pt")
+
+    monkeypatch.setattr(loop, "save_checkpoint", keep_step_6)
+    run = run_training(load_config(None, cfg), tmp_path / "b")
+    monkeypatch.setattr(loop, "save_checkpoint", original)
+    shutil.copy(tmp_path / "step6.pt", run / "checkpoints" / "last.pt")  # the state at kill
+    (run / "summary.json").unlink()
+    resumed = run_training(load_config(None, {}), resume=run)
+    a, b = _weights(straight), _weights(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])]

@@ -74,6 +74,8 @@ class TrainConfig:
     device: str = "auto"
     name: str | None = None
     progress: bool = True
+    log_every_s: float = 30.0  # a plain progress line this often when stderr is no terminal
+    checkpoint_every_s: float = 60.0  # last.pt at least this often (and at every validation)
 
     def validate(self) -> TrainConfig:
         """Refuse impossible settings with one sentence each, fill in the learning rate the
@@ -112,6 +114,8 @@ class TrainConfig:
                                            (1 <= self.unlabeled != int(self.unlabeled))):
             raise ValueError("unlabeled must be a count (a whole number >= 1) or a fraction in "
                              f"[0, 1) of the unlabelled pool (got {self.unlabeled}).")
+        if self.log_every_s <= 0 or self.checkpoint_every_s < 0:
+            raise ValueError("log_every_s must be positive and checkpoint_every_s at least 0.")
         if self.lr <= 0 or self.width_mult <= 0 or self.unlabeled_ratio <= 0:
             raise ValueError("lr, width_mult and unlabeled_ratio must be positive.")
         if not 0 <= self.ema < 1:
@@ -141,7 +145,9 @@ class TrainConfig:
         return asdict(self)
 
     def save(self, path: Path) -> None:
-        path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        from tinyssl.runs import atomic_write_bytes
+
+        atomic_write_bytes(path, yaml.safe_dump(self.to_dict(), sort_keys=False).encode())
 
 
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:

@@ -56,14 +56,17 @@ from tinyssl.train.commands import parse_method_options
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path),
               default=Path("runs"), show_default=True, help="Where the fit directory goes.")
 @click.option("--progress/--no-progress", default=None, help="Live progress bars.")
+@click.option("--threads", type=int, help="CPU threads for torch (default: the available "
+              "cores shared with other tinyssl processes running now).")
 @clean_errors
 def fit(config_file: Path | None, resume: Path | None, runs_root: Path,
-        method_options: tuple[str, ...], **options: Any) -> None:
+        method_options: tuple[str, ...], threads: int | None, **options: Any) -> None:
     """Few labels → float teacher (FixMatch) → quantized student (float init + distillation)
     → FINN estimates → bit-exact check, beside the supervised baseline; prints and writes
     what each stage gained (fit.md)."""
     from tinyssl.fit import FitConfig, start_fit
     from tinyssl.train import TrainingInterrupted
+    from tinyssl.train.device import set_threads
 
     if resume is not None and (config_file or method_options
                                or any(v is not None for v in options.values())):
@@ -71,6 +74,7 @@ def fit(config_file: Path | None, resume: Path | None, runs_root: Path,
                                "options.")
     cfg = None if resume is not None else FitConfig.load(
         config_file, {**options, "method_options": parse_method_options(method_options)})
+    set_threads(threads)
     try:
         result = start_fit(cfg, runs_root, resume, echo=click.echo)
     except TrainingInterrupted as e:

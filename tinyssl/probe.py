@@ -104,7 +104,7 @@ def probe_run(run: Path, data: str, labels: int | None = None,
 
     from tinyssl.data import load_dataset, make_split
     from tinyssl.runs import atomic_write_bytes, load_net
-    from tinyssl.train.loop import pick_device
+    from tinyssl.train.device import pick_device
 
     run = Path(run)
     if not (run / "config.yaml").is_file():

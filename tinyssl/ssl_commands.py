@@ -15,7 +15,7 @@ from tinyssl.train.commands import parse_method_options, train
 _PRETRAIN_PARAMS = ("config_file", "data", "image_size", "model", "width_mult", "steps",
                     "batch_size", "optimizer", "lr", "weight_decay", "warmup", "ema", "amp",
                     "eval_every", "seed", "device", "name", "method_options", "runs_root",
-                    "progress")
+                    "progress", "log_every_s", "checkpoint_every_s", "threads")
 
 
 def _pretrain_params() -> list[click.Parameter]:
@@ -33,6 +33,9 @@ def _pretrain(config_file: Path | None, runs_root: Path, method_options: tuple[s
     from tinyssl.pretrain import pretrain_config
     from tinyssl.runs import read_jsonl
     from tinyssl.train import TrainingInterrupted, run_training
+    from tinyssl.train.device import set_threads
+
+    set_threads(options.pop("threads"))
 
     cfg = pretrain_config(config_file, {**options,
                                         "method_options": parse_method_options(method_options)})

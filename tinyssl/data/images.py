@@ -43,11 +43,11 @@ def resize_array(x: np.ndarray, image_size: int | None, chunk: int = 4096) -> np
 
     torch.interpolate over whole chunks instead of Pillow per image: one call per 4096 images.
     """
+    if image_size is None or x.shape[1:3] == (image_size, image_size):
+        return x
     import torch  # here, not at the top: `tinyssl data …` and `--help` start without torch
     from torch.nn import functional as F  # noqa: N812
 
-    if image_size is None or x.shape[1:3] == (image_size, image_size):
-        return x
     out = np.empty((len(x), image_size, image_size, x.shape[3]), dtype=np.uint8)
     for start in range(0, len(x), chunk):
         # np.array copies: x may be a read-only view (decoded by Pillow), torch wants writable

@@ -84,23 +84,41 @@ def parse_method_options(values: tuple[str, ...]) -> dict[str, Any] | None:
               help="Method option, e.g. -o tsa=exp -o threshold=0.9 (repeatable).")
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path),
               default=Path("runs"), show_default=True, help="Where run directories go.")
-@click.option("--progress/--no-progress", default=None, help="Live progress bar (on a TTY).")
+@click.option("--progress/--no-progress", default=None,
+              help="Live progress bar on a terminal; elsewhere (logs, CI) a plain line every "
+                   "--log-every seconds.")
+@click.option("--log-every", "log_every_s", type=float, metavar="SECONDS",
+              help="Seconds between plain progress lines when stderr is no terminal (30).")
+@click.option("--checkpoint-every", "checkpoint_every_s", type=float, metavar="SECONDS",
+              help="Save checkpoints/last.pt at least this often (60; 0 = every step), so an "
+                   "interruption loses at most this much training.")
+@click.option("--threads", type=int, help="CPU threads for torch (default: the available "
+              "cores shared with other tinyssl processes running now).")
 @clean_errors
 def train(config_file: Path | None, resume: Path | None, runs_root: Path,
-          method_options: tuple[str, ...], **options: Any) -> None:
-    """Train a model with METHOD on DATA and write a run directory."""
+          method_options: tuple[str, ...], threads: int | None, **options: Any) -> None:
+    """Train a model with METHOD on DATA and write a run directory.
+
+    `--resume RUN` continues an interrupted run exactly; `--resume RUN --steps M` extends a
+    run (finished or not) to M steps, the cosine schedule recomputed for the new length.
+    """
     from tinyssl.config import load_config
     from tinyssl.train import TrainingInterrupted, run_training
+    from tinyssl.train.device import set_threads
 
-    if resume is not None and (config_file or any(v is not None for v in options.values())):
+    steps = options.get("steps")
+    if resume is not None and (config_file or method_options or any(
+            v is not None for k, v in options.items() if k != "steps")):
         raise click.UsageError("--resume continues a run with its own config; give no other "
-                               "training options.")
+                               "training options (but --steps, to extend it, and --threads).")
     cfg = None
     if resume is None:
         overrides = {**options, "method_options": parse_method_options(method_options)}
         cfg = load_config(config_file, overrides)
+    set_threads(threads)
     try:
-        run = run_training(cfg, runs_root, resume=resume)  # type: ignore[arg-type]
+        run = run_training(cfg, runs_root, resume=resume,  # type: ignore[arg-type]
+                           extend_to=steps if resume is not None else None)
     except TrainingInterrupted as e:
         click.echo(str(e), err=True)
         raise SystemExit(130) from None

@@ -15,6 +15,8 @@ from sklearn.metrics import (
 )
 from torch import nn
 
+from tinyssl.train.device import pick_device
+
 
 @torch.no_grad()
 def predict_probs(net: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
@@ -88,7 +90,6 @@ def evaluate_run(run: Path, data: str | None = None, device: str = "auto") -> di
     from tinyssl.data.stream import images_to_device
     from tinyssl.data.types import DataError
     from tinyssl.runs import atomic_write_bytes, load_net
-    from tinyssl.train.loop import pick_device
 
     run = Path(run)
     if not (run / "config.yaml").is_file():

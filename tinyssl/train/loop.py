@@ -14,6 +14,7 @@ import math
 import random
 import re
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -41,6 +42,7 @@ from tinyssl.runs import (
     new_run_dir,
     save_checkpoint,
 )
+from tinyssl.train.device import pick_device
 from tinyssl.train.distributed import Dist
 from tinyssl.train.ema import EMA
 from tinyssl.train.evaluate import (
@@ -63,14 +65,6 @@ class TrainingInterrupted(KeyboardInterrupt):
         super().__init__(f"interrupted at step {step}; checkpoint saved. Continue with "
                          f"`tinyssl train --resume {run}`.")
         self.run, self.step = run, step
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device cuda was asked for, but no CUDA GPU is visible.")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
 
 
 def seed_everything(seed: int) -> None:
@@ -203,6 +197,10 @@ class Trainer:
         torch.manual_seed(cfg.seed * 7919 + dist.rank)  # augmentation differs per rank
         if resume is not None and (self.run / "checkpoints" / "last.pt").is_file():
             self._restore(load_checkpoint(self.run / "checkpoints" / "last.pt"))
+            if self.dist.main:
+                print(f"resuming {self.run} from step {self.step} of {cfg.steps}",
+                      file=sys.stderr)
+        self._saved_at = time.monotonic()
 
     # ----------------------------------------------------------------- set-up
     def _place_data(self) -> None:
@@ -246,12 +244,16 @@ class Trainer:
             cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
             self.opt = cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         warm = min(cfg.warmup_steps, cfg.steps - 1)
-        cosine = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=cfg.steps - warm)
-        self.sched: torch.optim.lr_scheduler.LRScheduler = cosine
-        if warm > 0:
-            ramp = torch.optim.lr_scheduler.LinearLR(self.opt, start_factor=1.0 / (warm + 1),
-                                                     total_iters=warm)
-            self.sched = torch.optim.lr_scheduler.SequentialLR(self.opt, [ramp, cosine], [warm])
+        decay = cfg.steps - warm
+
+        def factor(step: int) -> float:
+            """Linear warm-up, then cosine to 0 at cfg.steps: a function of the step alone,
+            so a finished run extended to more steps follows the longer schedule."""
+            if step < warm:
+                return (step + 1) / (warm + 1)
+            return 0.5 * (1.0 + math.cos(math.pi * min(step - warm, decay) / decay))
+
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, factor)
         amp = self.cfg.amp if self.cuda else "off"
         if amp == "auto":
             amp = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
@@ -301,12 +303,14 @@ class Trainer:
             "best_val_acc": self.best_val, "last_val_acc": self.last_val,
             "train_time_s": self.train_time, "images_seen": self.images_seen,
             "time_to_target_s": self.time_to_target, "config": self.cfg.to_dict(),
+            "running_logs": (self._acc, self._acc_n),  # since the last validation
         }
 
     def _save_last(self) -> None:
         state = self._state()
         if self.dist.main:
             save_checkpoint(self.run / "checkpoints" / "last.pt", state)
+        self._saved_at = time.monotonic()
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
         self.method.load_state_dict(ckpt["method"])
@@ -326,6 +330,7 @@ class Trainer:
             ckpt["last_val_acc"]
         self.train_time, self.images_seen = ckpt["train_time_s"], ckpt["images_seen"]
         self.time_to_target = ckpt["time_to_target_s"]
+        self._acc, self._acc_n = ckpt["running_logs"]
         rngs = ckpt["rng"]
         set_rng_state(rngs[self.dist.rank] if self.dist.rank < len(rngs) else rngs[0])
 
@@ -405,7 +410,8 @@ class Trainer:
         previous = signal.signal(signal.SIGINT, self._on_sigint) if main_thread else None
         self._train_mode()
         try:
-            with TrainProgress(cfg.steps, self.step, cfg.progress and self.dist.main) as bar:
+            with TrainProgress(cfg.steps, self.step, cfg.progress and self.dist.main,
+                               cfg.log_every_s) as bar:
                 while self.step < cfg.steps:
                     t0 = time.perf_counter()
                     loss = self._one_step(model)
@@ -425,14 +431,18 @@ class Trainer:
         return self.run
 
     def _after_step(self) -> None:
-        """Validation, pseudo-label growth and checkpoints, at their intervals."""
+        """Validation, pseudo-label growth and checkpoints, at their intervals: last.pt at
+        every validation and at least every `checkpoint_every_s` seconds, so a `kill -9`
+        loses at most that much training."""
         due = self.step % self.cfg.eval_every == 0 or self.step == self.cfg.steps
         if due:
             self._validate()
         if self.growth is not None and self.growth.due(self.step, self.last_val):
             self._grow()
-        if due:
+        overdue = time.monotonic() - self._saved_at >= self.cfg.checkpoint_every_s
+        if due or self.dist.any(overdue, self.device):
             self._save_last()
+        if due:
             self._train_mode()
 
     def _validate(self) -> None:
@@ -527,14 +537,28 @@ class Trainer:
         return {"chance_acc": chance, "warnings": result_warnings(val_acc, chance, "validation")}
 
 
+def _extend(run: Path, cfg: TrainConfig, steps: int) -> None:
+    """A run continued to more steps: its config.yaml records the new length."""
+    last = run / "checkpoints" / "last.pt"
+    done = load_checkpoint(last)["step"] if last.is_file() else 0
+    if steps < max(done, 1):
+        raise ValueError(f"{run} has already trained {done} steps; --steps {steps} cannot "
+                         "shorten it.")
+    cfg.steps = steps
+    cfg.save(run / "config.yaml")
+
+
 def run_training(cfg: TrainConfig, runs_root: Path = Path("runs"),
-                 resume: Path | None = None) -> Path:
-    """Train one run (or continue `resume`, using that run's own config) → run directory."""
+                 resume: Path | None = None, extend_to: int | None = None) -> Path:
+    """Train one run (or continue `resume`, using that run's own config, to `extend_to`
+    steps if given) → run directory."""
     if resume is not None:
         resume = Path(resume)
         if not (resume / "config.yaml").is_file():
             raise ValueError(f"{resume} is not a run directory (no config.yaml).")
         cfg = load_config(resume / "config.yaml", {})
+        if extend_to is not None:
+            _extend(resume, cfg, extend_to)
     cfg.validate()
     device = pick_device(cfg.device)
     dist = Dist.from_env(device.type)

@@ -1,24 +1,31 @@
-"""The live progress bar (rich): step, loss, learning rate, images/s, last val accuracy.
-
-Shown only on an interactive terminal, so logs, tests and CI stay clean.
-"""
+"""Training progress: a live bar (rich) on a terminal, a plain line every few seconds
+elsewhere (logs, CI, nohup): step, loss, learning rate, images/s, last val accuracy, ETA."""
 
 from __future__ import annotations
 
 import sys
+import time
 from types import TracebackType
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 
+def _duration(seconds: float) -> str:
+    minutes, s = divmod(int(seconds), 60)
+    h, m = divmod(minutes, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
+
+
 class TrainProgress:
-    def __init__(self, total: int, start: int, enabled: bool) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
+    def __init__(self, total: int, start: int, enabled: bool, log_every_s: float = 30.0) -> None:
+        self.enabled = enabled
+        self.live = enabled and sys.stderr.isatty()
         self._bar: Progress | None = None
-        self.total, self.start = total, start
+        self.total, self.start, self.log_every_s = total, start, log_every_s
+        self._t0 = self._last_line = time.monotonic()
 
     def __enter__(self) -> TrainProgress:
-        if self.enabled:
+        if self.live:
             self._bar = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
                                  transient=False)
@@ -29,10 +36,20 @@ class TrainProgress:
 
     def update(self, step: int, loss: float, lr: float, images_per_s: float,
                val_acc: float | None) -> None:
+        if not self.enabled:
+            return
+        val = "-" if val_acc is None else f"{100 * val_acc:.1f}%"
+        info = f"loss {loss:.3f}  lr {lr:.2e}  {images_per_s:,.0f} img/s  val {val}"
         if self._bar is not None:
-            val = "-" if val_acc is None else f"{100 * val_acc:.1f}%"
-            info = f"loss {loss:.3f}  lr {lr:.2e}  {images_per_s:,.0f} img/s  val {val}"
             self._bar.update(self._task, completed=step, info=info)
+            return
+        now = time.monotonic()
+        if now - self._last_line >= self.log_every_s or step == self.total:
+            self._last_line = now
+            done = step - self.start
+            eta = (self.total - step) * (now - self._t0) / max(done, 1)
+            print(f"step {step}/{self.total}  {info}  ETA {_duration(eta)}", file=sys.stderr,
+                  flush=True)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:

@@ -107,6 +107,24 @@ def test_truncated_archive_is_a_clear_error_wherever_it_is_cut(tmp_path: Path,
         load_dataset(f"folder:{zipped}", image_size=8, cache_dir=cache)
 
 
+def test_a_damaged_zip_member_is_skipped_like_a_corrupt_file_in_a_folder(
+        tmp_path: Path, cache: Path) -> None:
+    zipped = tmp_path / "set.zip"
+    with zipfile.ZipFile(zipped, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for c in "ab":
+            for i in range(3):
+                zf.writestr(f"{c}/{i}.png", _png())
+    with zipfile.ZipFile(zipped) as zf:
+        info = zf.getinfo("a/1.png")
+    raw = bytearray(zipped.read_bytes())
+    start = info.header_offset + 30 + len(info.filename)  # the member's compressed bytes
+    raw[start:start + info.compress_size] = b"\xff" * info.compress_size
+    zipped.write_bytes(bytes(raw))
+    with pytest.warns(UserWarning, match="skipped 1 unreadable image file.*a/1.png"):
+        bundle = load_dataset(f"folder:{zipped}", image_size=8, cache_dir=cache)
+    assert len(bundle.train) + len(bundle.test) == 5
+
+
 def test_large_trees_decode_in_worker_processes_with_the_same_result(
         tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from tinyssl.data import folder

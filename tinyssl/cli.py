@@ -8,6 +8,8 @@ is imported when that command runs (or shows its help), so `tinyssl --help` and
 from __future__ import annotations
 
 import importlib
+import warnings
+from typing import Any
 
 import click
 
@@ -76,6 +78,15 @@ class LazyGroup(click.Group):
 @click.version_option(__version__, prog_name="tinyssl")
 def main() -> None:
     """Train tiny quantized CNNs from few labels and take them to an FPGA."""
+    warnings.formatwarning = _one_line_warning
+
+
+def _one_line_warning(message: Warning | str, category: type[Warning], *_: Any,
+                      **__: Any) -> str:
+    """Warnings a user should read (skipped corrupt images) as one plain line, not Python's
+    'file:line: UserWarning' with the source line under it."""
+    kind = "" if category is UserWarning else f" ({category.__name__})"
+    return f"warning{kind}: {message}\n"
 
 
 if __name__ == "__main__":

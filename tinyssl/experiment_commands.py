@@ -34,7 +34,8 @@ def _summary_table(root: Path) -> Table:
         f1, _ = g.stat("test_macro_f1")
         agree = {r.verify.get("agree") for r in g.runs if r.verify}
         lut, fps = g.fpga_total("LUT"), g.fpga_value("est_fps")
-        table.add_row(*map(str, g.key), str(len(g.runs)), f"{100 * acc:.1f} ± {100 * acc_sd:.1f}",
+        spread = f" ± {100 * acc_sd:.1f}" if len(g.runs) > 1 else ""  # one seed: no spread
+        table.add_row(*map(str, g.key), str(len(g.runs)), f"{100 * acc:.1f}{spread}",
                       f"{100 * f1:.1f}", "–" if lut is None else f"{lut:,.0f}",
                       "–" if fps is None else f"{fps:,.0f}",
                       "–" if not agree else ("yes" if agree == {True} else "NO"))

@@ -18,6 +18,7 @@ import os
 import tarfile
 import warnings
 import zipfile
+import zlib
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -52,7 +53,7 @@ def tree_members(path: Path) -> Iterator[tuple[str, Encoded]]:
             with zipfile.ZipFile(path) as zf:
                 for info in zf.infolist():
                     if not info.is_dir():
-                        yield info.filename, zf.read(info)
+                        yield info.filename, _zip_member(zf, info)
             return
         # Stream mode ("r|") reads a .tgz front to back once: no random seeks into gzip. The
         # gzip layer is ours: tarfile's own stream reader takes a .tgz cut off between two
@@ -66,6 +67,15 @@ def tree_members(path: Path) -> Iterator[tuple[str, Encoded]]:
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as e:
         raise DataError(f"{path}: cannot read the archive ({e}); is it truncated or corrupt?"
                         ) from None
+
+
+def _zip_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """A member's bytes; a damaged member (CRC or deflate error) gives b"", which decodes as
+    an unreadable image: skipped and counted, as a corrupt file in a folder is."""
+    try:
+        return zf.read(info)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError):
+        return b""
 
 
 def _strip_root(parts: list[tuple[str, ...]]) -> int:

@@ -8,6 +8,7 @@ the accelerator reads uint8 pixels straight from memory.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from pathlib import Path
 
@@ -34,7 +35,10 @@ def export_qonnx(net: Net, in_channels: int, image_size: int, path: Path) -> Mod
     example = torch.rand(1, in_channels, image_size, image_size)
     with tempfile.TemporaryDirectory() as tmp:  # the exporter may write external weight data
         raw = Path(tmp) / "raw.onnx"
-        brevitas_export(net, example, str(raw))
+        # verbose=False: torch.onnx's dynamo exporter otherwise prints a line per pass; its
+        # "torchvision is not installed" notices concern detection ops no tinyssl model has.
+        logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
+        brevitas_export(net, example, str(raw), verbose=False)
         model = cleanup_model(ModelWrapper(str(raw)))
     model = _prepend_pixel_scaling(model)
     model = cleanup_model(model)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections import defaultdict
 from pathlib import Path
 
@@ -31,7 +32,9 @@ def heatmap(matrix: np.ndarray, rows: list[str], cols: list[str], title: str, ou
     im = ax.imshow(matrix, cmap="viridis")
     ax.set_xticks(range(len(cols)), cols, rotation=45, ha="right")
     ax.set_yticks(range(len(rows)), rows)
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    # wrapped to the figure's width: a run directory name is longer than a small matrix
+    ax.set_title(textwrap.fill(title, max(20, int(12 * fig.get_figwidth()))), fontsize=9)
     finite = matrix[np.isfinite(matrix)]
     mid = (finite.max() + finite.min()) / 2 if finite.size else 0
     for i in range(matrix.shape[0]):

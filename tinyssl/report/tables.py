@@ -70,8 +70,11 @@ def group_runs(runs: list[RunRecord]) -> list[Group]:
     return [Group(k, v) for k, v in sorted(groups.items(), key=lambda kv: str(kv[0]))]
 
 
-def _pm(mean: float, std: float, scale: float = 100.0) -> str:
-    return "–" if np.isnan(mean) else f"{mean * scale:.1f} ± {std * scale:.1f}"
+def _pm(mean: float, std: float, seeds: int, scale: float = 100.0) -> str:
+    """mean ± std over seeds; one seed has no spread to show."""
+    if np.isnan(mean):
+        return "–"
+    return f"{mean * scale:.1f}" + (f" ± {std * scale:.1f}" if seeds > 1 else "")
 
 
 def results_table(groups: list[Group]) -> str:
@@ -84,7 +87,8 @@ def results_table(groups: list[Group]) -> str:
         verified = {r.verify.get("agree") for r in g.runs if r.verify}
         lines.append(
             f"| {data} | {method} | {model} | {labels} | {len(g.runs)} | "
-            f"{_pm(*g.stat('test_acc'))} | {_pm(*g.stat('test_macro_f1'))} | "
+            f"{_pm(*g.stat('test_acc'), len(g.runs))} | "
+            f"{_pm(*g.stat('test_macro_f1'), len(g.runs))} | "
             f"{_fmt(g.fpga_total('LUT'))} | {_fmt(g.fpga_total('BRAM_18K'))} | "
             f"{_fmt(g.fpga_total('DSP'))} | {_fmt(g.fpga_value('est_fps'))} | "
             f"{'yes' if verified == {True} else ('NO' if False in verified else '–')} |"
@@ -114,4 +118,4 @@ def result_warnings_section(groups: list[Group]) -> list[str]:
 def _fmt(value: float | None) -> str:
     if value is None:
         return "–"
-    return f"{value:,.0f}" if abs(value) >= 10 else f"{value:.2f}"
+    return f"{value:,.0f}" if abs(value) >= 10 or value == int(value) else f"{value:.2f}"

@@ -48,7 +48,8 @@ def parse_method_options(values: tuple[str, ...]) -> dict[str, Any] | None:
 @click.option("--image-size", type=int, help="Resize images to this side length.")
 @click.option("--model", help="Model preset, e.g. tiny-w2a2, cnv-w1a1, resnet18.")
 @click.option("--width-mult", type=float, help="Scale every layer's width.")
-@click.option("--steps", type=int)
+@click.option("--steps", type=int, help="Training steps (optimizer updates); with --resume, "
+              "extend the run to this many.")
 @click.option("--batch-size", type=int, help="Labelled batch per process.")
 @click.option("--unlabeled-ratio", type=float, help="Unlabelled : labelled batch size.")
 @click.option("--optimizer", type=click.Choice(["sgd", "adam", "adamw"]))

@@ -154,3 +154,40 @@ def test_threads_are_shared_with_other_tinyssl_processes(tmp_path: Path) -> None
     assert set_threads(1) == 1 and torch.get_num_threads() == 1
     with pytest.raises(ValueError, match="at least 1"):
         set_threads(0)
+
+
+def test_resize_mode_is_saved_and_predict_uses_it(tmp_path: Path) -> None:
+    import csv
+
+    import numpy as np
+    from PIL import Image
+
+    from tinyssl.data.images import decode
+    from tinyssl.runs import load_net
+
+    rng = np.random.default_rng(0)
+    for c in "ab":
+        (tmp_path / "set" / c).mkdir(parents=True)
+        for i in range(8):
+            Image.fromarray(rng.integers(0, 255, (20, 40), dtype=np.uint8)).save(
+                tmp_path / "set" / c / f"{i}.png")
+    result = CliRunner().invoke(main, [
+        "train", "--data", f"folder:{tmp_path / 'set'}", "--image-size", "16", "--resize",
+        "center-crop", "--labels-per-class", "2", "--val-per-class", "1", "--steps", "3",
+        "--no-progress", "--runs", str(tmp_path / "runs")], env={"TINYSSL_CACHE": str(
+            tmp_path / "cache")})
+    assert result.exit_code == 0, result.output
+    (run,) = (tmp_path / "runs").iterdir()
+    assert "resize: center-crop" in (run / "config.yaml").read_text()
+    image = tmp_path / "set" / "a" / "0.png"
+    out = tmp_path / "p.csv"
+    result = CliRunner().invoke(main, ["predict", str(run), str(image), "--engine", "brevitas",
+                                       "--out", str(out), "--top-k", "2"])
+    assert result.exit_code == 0, result.output
+    (row,) = csv.DictReader(out.read_text().splitlines())
+    net, _ = load_net(run)
+    x = torch.from_numpy(decode(image, 16, "center-crop")).permute(2, 0, 1)[None] / 255.0
+    with torch.no_grad():
+        probs = torch.softmax(net(x), 1)[0]
+    assert row["predicted"] == "ab"[int(probs.argmax())]
+    assert abs(float(row["probability"]) - float(probs.max())) < 1e-3

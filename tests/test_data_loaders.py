@@ -330,3 +330,28 @@ def test_data_cli_bad_input_is_one_line_without_traceback(tmp_path: Path,
         assert res.exit_code == 2, (args, res.output)
         assert res.output.startswith("Error: ") and len(res.output.splitlines()) == 1
         assert res.exception is None or isinstance(res.exception, SystemExit)
+
+
+@pytest.mark.parametrize(("mode", "centre", "edge"), [
+    ("squash", 200, 0), ("center-crop", 200, 200), ("pad", 200, 0)])
+def test_non_square_images_become_square_as_resize_says(tmp_path: Path, cache: Path, mode: str,
+                                                        centre: int, edge: int) -> None:
+    """A 40×20 image (bright middle half, dark sides) at 16 px: stretched, centre-cropped to
+    the bright middle, or padded (black bars above and below) — the same for a folder
+    (Pillow) and for an array source (torch)."""
+    img = np.zeros((20, 40), dtype=np.uint8)
+    img[:, 10:30] = 200
+    for c in "ab":
+        (tmp_path / "set" / c).mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(img).save(tmp_path / "set" / c / f"{i}.png")
+    np.savez(tmp_path / "set.npz", x_train=np.stack([img[..., None]] * 4),
+             y_train=np.array([0, 1, 0, 1]), x_test=img[None, ..., None], y_test=np.array([0]))
+    for source in (f"folder:{tmp_path / 'set'}", f"npz:{tmp_path / 'set.npz'}"):
+        x = load_dataset(source, image_size=16, cache_dir=cache, resize=mode).train.x[0, ..., 0]
+        assert x.shape == (16, 16)
+        assert abs(int(x[8, 8]) - centre) <= 2 and abs(int(x[8, 0]) - edge) <= 2, (source, x)
+        if mode == "pad":
+            assert x[0, 8] == 0 and x[15, 8] == 0  # the bars
+    with pytest.raises(DataError, match="unknown resize mode 'fit'"):
+        load_dataset(f"npz:{tmp_path / 'set.npz'}", image_size=16, resize="fit")

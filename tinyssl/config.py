@@ -34,6 +34,7 @@ class TrainConfig:
     # data
     data: str = "digits"
     image_size: int | None = None
+    resize: str = "squash"  # non-square images: squash, center-crop or pad (images.py)
     labels: int | None = None
     labels_per_class: int | None = None
     val_per_class: int = 10
@@ -80,6 +81,7 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         """Refuse impossible settings with one sentence each, fill in the learning rate the
         optimizer and model call for when none is given; return self for chaining."""
+        from tinyssl.data.images import RESIZE_MODES
         from tinyssl.methods import METHODS
         from tinyssl.models import available_models, is_known_model, parse_quant_name
         from tinyssl.models.quant import check_bits
@@ -99,6 +101,7 @@ class TrainConfig:
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         if self.lr is None:
             self.lr = DEFAULT_LR[self.optimizer == "sgd", parsed is not None]
+        _choice("resize", self.resize, RESIZE_MODES)
         _choice("device", self.device, DEVICES)
         _choice("amp", self.amp, AMP_MODES)
         if self.labels is not None and self.labels_per_class is not None:

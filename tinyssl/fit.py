@@ -41,6 +41,7 @@ class FitConfig:
 
     data: str = "digits"
     image_size: int | None = None
+    resize: str = "squash"  # non-square images: squash, center-crop or pad
     labels: int | None = None
     labels_per_class: int | None = None
     val_per_class: int = 10
@@ -103,7 +104,8 @@ class Stage:
 
 
 def _base(cfg: FitConfig, steps: int) -> dict[str, Any]:
-    return {"data": cfg.data, "image_size": cfg.image_size, "labels": cfg.labels,
+    return {"data": cfg.data, "image_size": cfg.image_size, "resize": cfg.resize,
+            "labels": cfg.labels,
             "labels_per_class": cfg.labels_per_class, "val_per_class": cfg.val_per_class,
             "unlabeled": cfg.unlabeled, "width_mult": cfg.width_mult, "steps": steps,
             "batch_size": cfg.batch_size, "unlabeled_ratio": cfg.unlabeled_ratio,
@@ -173,7 +175,7 @@ def data_facts(cfg: FitConfig) -> tuple[int, tuple[int, int, int], int]:
     """(unlabelled images the student will see, image shape H×W×C, number of classes)."""
     from tinyssl.data import load_dataset, make_split
 
-    bundle = load_dataset(cfg.data, image_size=cfg.image_size)
+    bundle = load_dataset(cfg.data, image_size=cfg.image_size, resize=cfg.resize)
     split = make_split(bundle, bundle.num_classes, labels=cfg.labels,
                        labels_per_class=cfg.labels_per_class, val_per_class=cfg.val_per_class,
                        seed=cfg.seed)

@@ -20,6 +20,8 @@ from tinyssl.train.commands import parse_method_options
 @click.option("--data", help="Data source: digits, npz:PATH, folder:PATH, cifar10, ...")
 @click.option("--labels", type=int, help="Total labelled images (spread over classes).")
 @click.option("--labels-per-class", type=int, help="Labelled images per class.")
+@click.option("--resize", type=click.Choice(["squash", "center-crop", "pad"]),
+              help="How non-square images become square before resizing (default squash).")
 @click.option("--image-size", type=int, help="Resize images to this side length.")
 @click.option("--unlabeled", type=float, help="Cap the unlabelled pool (count, or fraction).")
 @click.option("--model", help="Quantized student preset, e.g. tiny-w2a2, cnv-w2a2.")

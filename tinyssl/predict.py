@@ -80,17 +80,18 @@ def _to_channels(x: np.ndarray, channels: int) -> np.ndarray:
 
 
 def load_images(files: list[tuple[str, Encoded]], image_size: int, channels: int,
-                pillow_resize: bool, progress: Callable[[int], None] | None = None
+                pillow_resize: bool, resize: str = "squash",
+                progress: Callable[[int], None] | None = None
                 ) -> tuple[np.ndarray, list[str], list[str]]:
     """Decode → N×H×W×C uint8 at the model's size and channels; (images, names, skipped)."""
     images, names, skipped = [], [], []
     for i, (name, src) in enumerate(files):
-        x = decode(src, image_size if pillow_resize else None)
+        x = decode(src, image_size if pillow_resize else None, resize)
         if x is None:
             skipped.append(name)
         else:
             if x.shape[:2] != (image_size, image_size):  # array sources: torch, as training
-                x = resize_array(x[None], image_size)[0]
+                x = resize_array(x[None], image_size, resize=resize)[0]
             images.append(_to_channels(x, channels))
             names.append(name)
         if progress is not None:
@@ -129,13 +130,14 @@ def predict_files(run: Path, inputs: list[str], engine: str = "onnxruntime",
     ckpt = load_checkpoint(find_checkpoint(run))
     spec, classes = ckpt["model_spec"], list(ckpt["classes"])
     cfg_path = run / "config.yaml"
-    source = str((yaml.safe_load(cfg_path.read_text()) or {}).get("data", "")) \
-        if cfg_path.is_file() else ""
+    cfg = (yaml.safe_load(cfg_path.read_text()) or {}) if cfg_path.is_file() else {}
+    source = str(cfg.get("data", ""))
     files = list(image_files(inputs))
     if not files:
         raise DataError(f"no image files found in {', '.join(inputs)}.")
     x, names, skipped = load_images(
         files, spec["image_size"], spec["in_channels"], pillow_resize=source.startswith("folder:"),
+        resize=cfg.get("resize", "squash"),
         progress=None if progress is None else (lambda i: progress(i, len(files))))
     stage = engine_stage(run, engine)
     logits = np.concatenate([

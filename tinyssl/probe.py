@@ -113,14 +113,16 @@ def probe_run(run: Path, data: str, labels: int | None = None,
         raise ValueError("give exactly one of --labels or --labels-per-class.")
     net, ckpt = load_net(run)
     spec = ckpt["model_spec"]
-    bundle = load_dataset(data, image_size=spec["image_size"], cache_dir=cache_dir)
+    own_cfg = yaml.safe_load((run / "config.yaml").read_text()) or {}
+    bundle = load_dataset(data, image_size=spec["image_size"], cache_dir=cache_dir,
+                          resize=own_cfg.get("resize", "squash"))
     if bundle.image_shape[2] != spec["in_channels"]:
         raise DataError(f"{data} has {bundle.image_shape[2]} channel(s); the encoder of {run} "
                         f"takes {spec['in_channels']}.")
     split = make_split(bundle, bundle.num_classes, labels=labels,
                        labels_per_class=labels_per_class, val_per_class=0, seed=seed)
     result = probe_encoder(net.encoder, bundle, split.labeled, k, pick_device(device))
-    own = yaml.safe_load((run / "config.yaml").read_text()).get("data")
+    own = own_cfg.get("data")
     result.update(data=data, seed=seed, run=str(run), step=ckpt.get("step"))
     stem = "probe" if data == own else "probe-" + "".join(
         ch if ch.isalnum() else "_" for ch in data)[:60]

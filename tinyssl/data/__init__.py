@@ -11,7 +11,7 @@ from pathlib import Path
 from tinyssl.data import sources
 from tinyssl.data.cache import cache_key, cache_root, load_cached, save_cached
 from tinyssl.data.folder import load_folder
-from tinyssl.data.images import resize_array
+from tinyssl.data.images import RESIZE_MODES, resize_array
 from tinyssl.data.splits import make_split
 from tinyssl.data.types import DataBundle, DataError, ImageSet, Split
 
@@ -41,14 +41,14 @@ NATIVE_SIZE = {"cifar10": 32, "stl10": 96}
 
 
 def _load_raw(kind: str, name: str | None, path: Path | None,
-              image_size: int | None) -> DataBundle:
+              image_size: int | None, resize: str) -> DataBundle:
     if kind == "digits":
         return sources.load_digits()
     assert path is not None  # every other source was given or resolved a path
     if kind == "npz":
         return sources.load_npz(path)
     if kind == "folder":
-        return load_folder(path, image_size)
+        return load_folder(path, image_size, resize=resize)
     if kind == "cifar10":
         return sources.load_cifar10(path)
     if kind == "stl10":
@@ -56,23 +56,26 @@ def _load_raw(kind: str, name: str | None, path: Path | None,
     return sources.load_medmnist(name, path)  # type: ignore[arg-type]
 
 
-def _resized(bundle: DataBundle, image_size: int | None) -> DataBundle:
+def _resized(bundle: DataBundle, image_size: int | None, resize: str) -> DataBundle:
     def r(s: ImageSet | None) -> ImageSet | None:
-        return None if s is None else ImageSet(resize_array(s.x, image_size), s.y)
+        return None if s is None else ImageSet(resize_array(s.x, image_size, resize=resize), s.y)
 
     return DataBundle(bundle.name, bundle.classes, r(bundle.train), r(bundle.test),
                       r(bundle.unlabeled))
 
 
 def load_dataset(source: str, image_size: int | None = None,
-                 cache_dir: Path | None = None) -> DataBundle:
-    """Load a named source at `image_size` (None: the source's own size).
+                 cache_dir: Path | None = None, resize: str = "squash") -> DataBundle:
+    """Load a named source at `image_size` (None: the source's own size); non-square images
+    are made square as `resize` says (images.RESIZE_MODES) before they are resized.
 
     Everything is cached on disk after the first decode, except `digits` (in memory, tiny)
     and STL-10 at its own 96 px (memory-mapped from the official binaries already).
     """
     if image_size is not None and image_size < 1:
         raise DataError(f"image_size must be positive (got {image_size}).")
+    if resize not in RESIZE_MODES:
+        raise DataError(f"unknown resize mode '{resize}'; choose from {', '.join(RESIZE_MODES)}.")
     kind, name, path = _parse(source)
     if path is None and kind != "digits":
         path = sources.default_path(kind, name)
@@ -81,12 +84,14 @@ def load_dataset(source: str, image_size: int | None = None,
     if image_size == NATIVE_SIZE.get(kind):
         image_size = None
     if kind == "digits" or (kind == "stl10" and image_size is None):
-        return _resized(_load_raw(kind, name, path, image_size), image_size)
+        return _resized(_load_raw(kind, name, path, image_size, resize), image_size, resize)
     root = cache_root(cache_dir)
-    key = cache_key(f"{kind}:{name}:{path.resolve() if path else ''}", image_size, path, root)
+    mode = "" if resize == "squash" else f":{resize}"  # squash keeps the earlier cache keys
+    key = cache_key(f"{kind}:{name}:{path.resolve() if path else ''}{mode}", image_size, path,
+                    root)
     if (hit := load_cached(root, key)) is not None:
         return hit
-    bundle = _resized(_load_raw(kind, name, path, image_size), image_size)
+    bundle = _resized(_load_raw(kind, name, path, image_size, resize), image_size, resize)
     save_cached(root, key, bundle)
     # Hand back the memory-mapped entry, so a first load behaves like every later one and the
     # decoded copy is freed; the in-memory bundle is the fallback when the cache is read-only.

@@ -16,13 +16,18 @@ from tinyssl.data import SOURCES, DataBundle, DataError, load_dataset, make_spli
 SOURCE_HELP = f"Data source: {', '.join(SOURCES)}."
 
 
-def _load(source: str, image_size: int | None) -> DataBundle:
+RESIZE = click.option("--resize", type=click.Choice(["squash", "center-crop", "pad"]),
+                      default="squash", show_default=True,
+                      help="How non-square images become square before resizing.")
+
+
+def _load(source: str, image_size: int | None, resize: str = "squash") -> DataBundle:
     """Load, turning DataError into a clean CLI error and warnings (skipped files) into
     one plain line each."""
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
-            bundle = load_dataset(source, image_size)
+            bundle = load_dataset(source, image_size, resize=resize)
     except DataError as e:
         raise BadInput(str(e)) from None
     for w in caught:
@@ -38,19 +43,20 @@ def data() -> None:
 @data.command()
 @click.argument("source")
 @click.option("--image-size", type=int, default=None, help="Resize to this square size.")
+@RESIZE
 @click.option("--labels", type=int, default=None, help="Show the split for N labels in total.")
 @click.option("--labels-per-class", type=int, default=None,
               help="Show the split for K labels per class.")
 @click.option("--val-per-class", type=int, default=10, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-def info(source: str, image_size: int | None, labels: int | None,
+def info(source: str, image_size: int | None, resize: str, labels: int | None,
          labels_per_class: int | None, val_per_class: int, seed: int) -> None:
     """Classes, counts per split and class, and image shape of SOURCE.
 
     With --labels or --labels-per-class, also the labelled / validation / unlabelled
     split a training run with the same options and seed would use.
     """
-    b = _load(source, image_size)
+    b = _load(source, image_size, resize)
     columns = {"train": b.train.y, "test": b.test.y}
     if labels is not None or labels_per_class is not None:
         try:
@@ -83,15 +89,17 @@ def info(source: str, image_size: int | None, labels: int | None,
               show_default=True)
 @click.option("--per-class", default=8, show_default=True, help="Images per class (one row).")
 @click.option("--image-size", type=int, default=None)
+@RESIZE
 @click.option("--seed", default=0, show_default=True)
-def preview(source: str, out: Path, per_class: int, image_size: int | None, seed: int) -> None:
+def preview(source: str, out: Path, per_class: int, image_size: int | None, resize: str,
+            seed: int) -> None:
     """A PNG grid of random training images, one row per class."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    b = _load(source, image_size)
+    b = _load(source, image_size, resize)
     rng = np.random.default_rng(seed)
     fig, axes = plt.subplots(b.num_classes, per_class, squeeze=False,
                              figsize=(per_class * 0.9 + 1.5, b.num_classes * 0.9))

@@ -123,10 +123,10 @@ def _classify(path: Path) -> dict[str, dict[str, list[tuple[str, Encoded]]]]:
     return tree
 
 
-def _decode_chunk(sources: list[Encoded], image_size: int | None
+def _decode_chunk(sources: list[Encoded], image_size: int | None, resize: str = "squash"
                   ) -> tuple[np.ndarray | list[np.ndarray], list[int]]:
     """Decode one chunk; stacked when shapes agree (one array pickles far faster than 2k)."""
-    arrays = [decode(src, image_size) for src in sources]
+    arrays = [decode(src, image_size, resize) for src in sources]
     bad = [i for i, a in enumerate(arrays) if a is None]
     good = [a for a in arrays if a is not None]
     if good and len({a.shape for a in good}) == 1:
@@ -134,7 +134,7 @@ def _decode_chunk(sources: list[Encoded], image_size: int | None
     return good, bad
 
 
-def _decode_all(sources: list[Encoded], image_size: int | None
+def _decode_all(sources: list[Encoded], image_size: int | None, resize: str = "squash"
                 ) -> tuple[list[np.ndarray], list[int]]:
     """Decode every image, in worker processes when there are many: (images, bad positions)."""
     chunks = [sources[i:i + CHUNK] for i in range(0, len(sources), CHUNK)]
@@ -142,9 +142,10 @@ def _decode_all(sources: list[Encoded], image_size: int | None
     if workers >= MIN_WORKERS:
         # fork: the workers need nothing but this module's already-imported code
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            results = list(pool.map(_decode_chunk, chunks, [image_size] * len(chunks)))
+            results = list(pool.map(_decode_chunk, chunks, [image_size] * len(chunks),
+                                    [resize] * len(chunks)))
     else:
-        results = [_decode_chunk(c, image_size) for c in chunks]
+        results = [_decode_chunk(c, image_size, resize) for c in chunks]
     images: list[np.ndarray] = []
     bad: list[int] = []
     for start, (good, bad_in_chunk) in zip(range(0, len(sources), CHUNK), results, strict=True):
@@ -153,7 +154,8 @@ def _decode_all(sources: list[Encoded], image_size: int | None
     return images, bad
 
 
-def load_folder(path: Path, image_size: int | None, seed: int = 0) -> DataBundle:
+def load_folder(path: Path, image_size: int | None, seed: int = 0,
+                resize: str = "squash") -> DataBundle:
     if not path.exists():
         raise DataError(f"{path} does not exist.")
     if path.is_file() and not path.name.lower().endswith(ARCHIVE_SUFFIXES):
@@ -171,7 +173,7 @@ def load_folder(path: Path, image_size: int | None, seed: int = 0) -> DataBundle
                 encoded.append(src)
                 splits.append(split)
                 labels.append(label)
-    images, bad = _decode_all(encoded, image_size)
+    images, bad = _decode_all(encoded, image_size, resize)
     if bad:
         warnings.warn(f"{path}: skipped {len(bad)} unreadable image file(s), e.g. "
                       f"{', '.join(names[i] for i in bad[:3])}", stacklevel=2)

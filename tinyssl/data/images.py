@@ -16,11 +16,41 @@ IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".
 Encoded = bytes | Path  # an image file's bytes (from an archive) or its path on disk
 
 
-def decode(src: Encoded, image_size: int | None) -> np.ndarray | None:
-    """One image file → uint8 H×W×C (C = 1 for grey, 3 otherwise); None if corrupt."""
+#: How a non-square image becomes square before it is resized: stretched (the default),
+#: its centre cropped, or padded with black borders.
+RESIZE_MODES = ("squash", "center-crop", "pad")
+
+
+def square_box(height: int, width: int, mode: str) -> tuple[int, int, int]:
+    """(top, left, side) of the square `mode` makes of an height×width image; top/left are
+    negative for padding. Squash keeps the image as it is (side is then unused)."""
+    if mode not in RESIZE_MODES:
+        raise ValueError(f"unknown resize mode '{mode}'; choose from {', '.join(RESIZE_MODES)}.")
+    side = min(height, width) if mode == "center-crop" else max(height, width)
+    return (height - side) // 2, (width - side) // 2, side
+
+
+def _square_array(x: np.ndarray, mode: str) -> np.ndarray:
+    """N×H×W×C → N×S×S×C by centre crop or zero padding (squash: unchanged)."""
+    top, left, side = square_box(x.shape[1], x.shape[2], mode)
+    if mode == "squash" or x.shape[1] == x.shape[2]:
+        return x
+    if mode == "center-crop":
+        return x[:, top:top + side, left:left + side]
+    out = np.zeros((len(x), side, side, x.shape[3]), dtype=x.dtype)
+    out[:, -top:-top + x.shape[1], -left:-left + x.shape[2]] = x
+    return out
+
+
+def decode(src: Encoded, image_size: int | None, resize: str = "squash") -> np.ndarray | None:
+    """One image file → uint8 H×W×C (C = 1 for grey, 3 otherwise); None if corrupt. With
+    `image_size`, non-square images are first made square as `resize` says."""
     try:
         with Image.open(src if isinstance(src, Path) else io.BytesIO(src)) as img:
             img = img.convert("L" if img.mode in ("L", "I;16", "I", "1", "LA") else "RGB")
+            if image_size is not None and resize != "squash" and img.width != img.height:
+                top, left, side = square_box(img.height, img.width, resize)
+                img = img.crop((left, top, left + side, top + side))  # pads with black
             if image_size is not None and img.size != (image_size, image_size):
                 img = img.resize((image_size, image_size), Image.Resampling.BILINEAR,
                                  reducing_gap=2.0)
@@ -38,12 +68,17 @@ def unify_channels(images: list[np.ndarray]) -> list[np.ndarray]:
     return images
 
 
-def resize_array(x: np.ndarray, image_size: int | None, chunk: int = 4096) -> np.ndarray:
-    """Resize uint8 N×H×W×C to image_size² in chunks (bilinear, antialiased when shrinking).
+def resize_array(x: np.ndarray, image_size: int | None, chunk: int = 4096,
+                 resize: str = "squash") -> np.ndarray:
+    """Resize uint8 N×H×W×C to image_size² in chunks (bilinear, antialiased when shrinking),
+    non-square images first made square as `resize` says.
 
     torch.interpolate over whole chunks instead of Pillow per image: one call per 4096 images.
     """
     if image_size is None or x.shape[1:3] == (image_size, image_size):
+        return x
+    x = _square_array(x, resize)
+    if x.shape[1:3] == (image_size, image_size):
         return x
     import torch  # here, not at the top: `tinyssl data …` and `--help` start without torch
     from torch.nn import functional as F  # noqa: N812

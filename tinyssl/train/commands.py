@@ -46,6 +46,10 @@ def parse_method_options(values: tuple[str, ...]) -> dict[str, Any] | None:
 @click.option("--unlabeled", type=float,
               help="Cap the unlabelled pool: a number of images, or a fraction if < 1.")
 @click.option("--image-size", type=int, help="Resize images to this side length.")
+@click.option("--resize", type=click.Choice(["squash", "center-crop", "pad"]),
+              help="How non-square images become square before resizing: stretched "
+                   "(squash, the default), centre-cropped, or padded with black. Saved with "
+                   "the run, so eval and predict treat images the same way.")
 @click.option("--model", help="Model preset, e.g. tiny-w2a2, cnv-w1a1, resnet18.")
 @click.option("--width-mult", type=float, help="Scale every layer's width.")
 @click.option("--steps", type=int, help="Training steps (optimizer updates); with --resume, "

@@ -99,7 +99,8 @@ def evaluate_run(run: Path, data: str | None = None, device: str = "auto") -> di
     spec = ckpt["model_spec"]
     source = data or cfg["data"]
     bundle = load_dataset(source, image_size=spec["image_size"],
-                          cache_dir=Path(cfg["cache_dir"]) if cfg.get("cache_dir") else None)
+                          cache_dir=Path(cfg["cache_dir"]) if cfg.get("cache_dir") else None,
+                          resize=cfg.get("resize", "squash"))
     if list(bundle.classes) != list(ckpt["classes"]):
         raise DataError(f"{source} has classes {bundle.classes}, but the run was trained on "
                         f"{ckpt['classes']}.")

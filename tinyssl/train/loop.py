@@ -147,7 +147,8 @@ def load_data(cfg: TrainConfig, resume: Path | None) -> tuple[DataBundle, Split]
     from tinyssl.data import load_dataset, make_split
 
     cache = Path(cfg.cache_dir) if cfg.cache_dir else None
-    bundle = load_dataset(cfg.data, image_size=cfg.image_size, cache_dir=cache)
+    bundle = load_dataset(cfg.data, image_size=cfg.image_size, cache_dir=cache,
+                          resize=cfg.resize)
     if resume is not None and (resume / "split.npz").is_file():
         return bundle, Split.load(resume / "split.npz")
     split = make_split(bundle, bundle.num_classes, labels=cfg.labels,

@@ -38,7 +38,7 @@ def load_test_images(run: Path, data: str | None) -> tuple[np.ndarray, np.ndarra
     source = data or cfg.get("data")
     if not source:
         raise DataError(f"{run} has no config.yaml naming its data; pass --data SOURCE.")
-    test = load_dataset(source, spec["image_size"]).test
+    test = load_dataset(source, spec["image_size"], resize=cfg.get("resize", "squash")).test
     if test.x.shape[-1] != spec["in_channels"]:
         raise DataError(f"{source} has {test.x.shape[-1]} channels but the model takes "
                         f"{spec['in_channels']}.")

@@ -21,7 +21,7 @@ from tinyssl.methods.uda import UDA
 from tinyssl.models import build_model
 from tinyssl.models.float_init import fit_weight_scales, init_from_float_twin, quantize_levels
 from tinyssl.train import run_training
-from tinyssl.train.loop import cap_pool
+from tinyssl.train.setup import cap_pool
 from tinyssl.train.verdict import chance_accuracy, result_warnings
 
 FAST = {"data": "digits", "image_size": 16, "labels_per_class": 5, "batch_size": 32,

@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import random
-import re
 import signal
 import sys
 import threading
@@ -27,10 +25,8 @@ from torch.nn.parallel import DistributedDataParallel
 
 from tinyssl.config import TrainConfig, load_config
 from tinyssl.data.stream import BatchStream, images_to_device
-from tinyssl.data.types import DataBundle, Split
 from tinyssl.methods import Batch, Method, get_method
 from tinyssl.methods.pseudolabel import PseudoLabelGrowth
-from tinyssl.models import Net
 from tinyssl.runs import (
     ModelSpec,
     append_jsonl,
@@ -52,6 +48,15 @@ from tinyssl.train.evaluate import (
     recalibrate_bn,
 )
 from tinyssl.train.progress import TrainProgress
+from tinyssl.train.setup import (
+    cap_pool,
+    load_data,
+    load_init,
+    rng_state,
+    run_slug,
+    seed_everything,
+    set_rng_state,
+)
 
 
 class TrainingDiverged(RuntimeError):
@@ -65,96 +70,6 @@ class TrainingInterrupted(KeyboardInterrupt):
         super().__init__(f"interrupted at step {step}; checkpoint saved. Continue with "
                          f"`tinyssl train --resume {run}`.")
         self.run, self.step = run, step
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def rng_state() -> dict[str, Any]:
-    return {"python": random.getstate(), "numpy": np.random.get_state(),
-            "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def run_slug(cfg: TrainConfig) -> str:
-    """`uda-mnist5k-tiny-w2a2-s0`: readable run names whatever the data source string."""
-    data = Path(cfg.data.split(":", 1)[-1]).name.split(".")[0] if ":" in cfg.data else cfg.data
-    slug = f"{cfg.method_label}-{data}-{cfg.model}-s{cfg.seed}"
-    return re.sub(r"[^A-Za-z0-9._+=-]", "_", slug)
-
-
-def load_init(net: Net, spec: ModelSpec, run: Path, calibration: torch.Tensor) -> str:
-    """Initialise `net` from another run; returns what was loaded, for the log.
-
-    The same model (e.g. a self-supervised pretext run): its encoder. The float twin of this
-    quantized model's family (`tiny-float` for `tiny-w2a2`): every layer, with weight and
-    activation scales fitted to the bit widths (`float_init`), the classifier too when the
-    class count matches. `calibration`: uint8 NCHW training images for that fit.
-    """
-    from tinyssl.models import family_of, is_float_twin, parse_quant_name
-    from tinyssl.models.float_init import init_from_float_twin
-
-    ckpt = load_checkpoint(find_checkpoint(Path(run)))
-    other = ckpt["model_spec"]
-    twin = (is_float_twin(other["name"]) and parse_quant_name(spec.name) is not None
-            and family_of(other["name"]) == family_of(spec.name))
-    for key in ("in_channels", "image_size", "width_mult") if twin else \
-            ("name", "in_channels", "image_size", "width_mult"):
-        if other[key] != getattr(spec, key):
-            raise ValueError(f"cannot initialise {spec.name} from {run}: its {key} is "
-                             f"{other[key]}, this run's is {getattr(spec, key)} (an init run "
-                             f"must be the same model or the float twin of its family).")
-    if not twin:
-        encoder = {k.removeprefix("encoder."): v for k, v in ckpt["model"].items()
-                   if k.startswith("encoder.")}
-        net.encoder.load_state_dict(encoder)
-        return "encoder"
-    source = ModelSpec(**other).build()
-    source.load_state_dict(ckpt["model"])
-    source.to(calibration.device)
-    _, wbits, abits = parse_quant_name(spec.name)  # type: ignore[misc]
-    with_classifier = other["num_classes"] == spec.num_classes
-    init_from_float_twin(net, source, wbits, abits, calibration.float().div(255.0),
-                         classifier=with_classifier)
-    return "float twin with fitted scales" + ("" if with_classifier else " (encoder)")
-
-
-def cap_pool(pool: np.ndarray, cap: float | None, seed: int) -> np.ndarray:
-    """At most `cap` unlabelled images (a count, or a fraction of the pool when < 1), drawn
-    with the run's seed: the unlabelled-amount study holds the labels fixed and varies this.
-    Labelled and validation images are never in `pool`, so never in the result."""
-    if cap is None:
-        return pool
-    keep = int(round(cap * len(pool))) if cap < 1 else int(cap)
-    if keep >= len(pool):
-        return pool
-    rng = np.random.default_rng([seed, 0x5EED])  # its own stream: the split's draws are unchanged
-    return np.sort(rng.choice(pool, size=keep, replace=False))
-
-
-def load_data(cfg: TrainConfig, resume: Path | None) -> tuple[DataBundle, Split]:
-    from tinyssl.data import load_dataset, make_split
-
-    cache = Path(cfg.cache_dir) if cfg.cache_dir else None
-    bundle = load_dataset(cfg.data, image_size=cfg.image_size, cache_dir=cache,
-                          resize=cfg.resize)
-    if resume is not None and (resume / "split.npz").is_file():
-        return bundle, Split.load(resume / "split.npz")
-    split = make_split(bundle, bundle.num_classes, labels=cfg.labels,
-                       labels_per_class=cfg.labels_per_class, val_per_class=cfg.val_per_class,
-                       seed=cfg.seed)
-    return bundle, split
 
 
 class Trainer:

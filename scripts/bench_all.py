@@ -20,11 +20,13 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 #: benchmark script → the results file it writes
 BENCHMARKS = {
+    "bench_cli.py": "cli.md",
     "bench_data.py": "data_load.md",
     "bench_semisup.py": "semisup.md",
     "bench_ssl.py": "ssl.md",
     "bench_inference.py": "inference.md",
     "bench_finn_estimates.py": "finn_estimates.md",
+    "bench_fit.py": "fit.md",
 }
 
 

@@ -21,7 +21,8 @@ _PRETRAIN_PARAMS = ("config_file", "data", "image_size", "model", "width_mult", 
 def _pretrain_params() -> list[click.Parameter]:
     by_name = {p.name: p for p in train.params}
     method = click.Option(["--method"], default=None,
-                          help="simclr (default), rotation, byol, simsiam, jigsaw, autoencoder.")
+                          help="simclr (default), rotation, byol, simsiam, jigsaw, autoencoder, "
+                               "colorization, inpainting.")
     return [method, *(by_name[n] for n in _PRETRAIN_PARAMS)]
 
 

@@ -24,6 +24,8 @@ METHODS: dict[str, str] = {
     "simsiam": "tinyssl.methods.simsiam:SimSiam",
     "jigsaw": "tinyssl.methods.jigsaw:Jigsaw",
     "autoencoder": "tinyssl.methods.autoencoder:Autoencoder",
+    "colorization": "tinyssl.methods.colorization:Colorization",
+    "inpainting": "tinyssl.methods.inpainting:Inpainting",
 }
 
 

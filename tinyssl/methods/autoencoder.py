@@ -15,7 +15,7 @@ from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
 from tinyssl.methods.base import Batch, StepOutput
-from tinyssl.methods.heads import PretextMethod
+from tinyssl.methods.heads import PretextMethod, thumbnail_decoder
 from tinyssl.methods.supervised import weak_augment
 from tinyssl.models import Net
 
@@ -38,8 +38,7 @@ class Autoencoder(PretextMethod):
         self.options.update(noise=noise, recon_size=recon_size, hidden=hidden)
         self.noise = noise
         self.shape = (input_channels(net), recon_size, recon_size)
-        self.decoder = nn.Sequential(nn.Linear(self.feature_dim, hidden), nn.ReLU(inplace=True),
-                                     nn.Linear(hidden, self.shape[0] * recon_size**2))
+        self.decoder = thumbnail_decoder(self.feature_dim, hidden, self.shape)
 
     def training_step(self, labeled: Batch | None, unlabeled: Batch | None,
                       progress: float) -> StepOutput:

@@ -38,6 +38,15 @@ def mlp(in_features: int, hidden: int, out_features: int, last_bn: bool = False)
     return nn.Sequential(*layers)
 
 
+def thumbnail_decoder(in_features: int, hidden: int, shape: tuple[int, int, int]
+                      ) -> nn.Sequential:
+    """Features → a C×S×S thumbnail (flattened): the small float decoder of the
+    reconstruction pretexts (autoencoder, colorization, inpainting)."""
+    channels, h, w = shape
+    return nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(inplace=True),
+                         nn.Linear(hidden, channels * h * w))
+
+
 def embedding_std(z: torch.Tensor) -> torch.Tensor:
     """Mean per-dimension std of L2-normalised embeddings: ~1/sqrt(d) healthy, 0 collapsed."""
     z = F.normalize(z.detach().float().flatten(1), dim=1)

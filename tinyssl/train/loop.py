@@ -182,8 +182,8 @@ class Trainer:
         self.labeled = (BatchStream(self.labeled_idx, self.labeled_y, cfg.batch_size, **args)
                         if m.uses_labeled else None)
         self.unlabeled = None
-        if not m.uses_labeled:  # pretext tasks see every training image
-            self.unlabeled = BatchStream(np.arange(len(self.pool_y)), None, cfg.batch_size,
+        if not m.uses_labeled:  # pretext tasks see every training image (up to --unlabeled)
+            self.unlabeled = BatchStream(self._pool_of("unlabeled")[0], None, cfg.batch_size,
                                          **{**args, "seed": cfg.seed + 1})
         elif m.uses_unlabeled:
             if len(self.unlabeled_idx) == 0:
@@ -259,8 +259,8 @@ class Trainer:
     def _pool_of(self, name: str) -> tuple[np.ndarray, np.ndarray | None]:
         if name == "labeled":
             return self.labeled_idx, self.labeled_y
-        if not self.method.uses_labeled:
-            return np.arange(len(self.pool_y)), None
+        if not self.method.uses_labeled:  # every training image, capped by --unlabeled
+            return cap_pool(np.arange(len(self.pool_y)), self.cfg.unlabeled, self.cfg.seed), None
         return self.unlabeled_idx, None
 
     @property

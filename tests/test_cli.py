@@ -4,6 +4,7 @@ messages, clean refusals, and a `kill -9` that loses at most the checkpoint inte
 from __future__ import annotations
 
 import importlib
+import os
 import signal
 import subprocess
 import sys
@@ -84,6 +85,10 @@ def test_extending_a_run_needs_more_steps(tmp_path: Path) -> None:
     assert runner.invoke(main, ["train", *TINY, "--steps", "6", "--no-progress", "--runs",
                                 str(tmp_path)]).exit_code == 0
     (run,) = tmp_path.iterdir()
+    umask = os.umask(0)
+    os.umask(umask)
+    for written in ("summary.json", "config.yaml", "checkpoints/last.pt", "checkpoints/best.pt"):
+        assert (run / written).stat().st_mode & 0o777 == 0o666 & ~umask, written  # not 0600
     shorter = runner.invoke(main, ["train", "--resume", str(run), "--steps", "3"])
     assert shorter.exit_code == 2 and "cannot shorten it" in shorter.output
     longer = runner.invoke(main, ["train", "--resume", str(run), "--steps", "9"])

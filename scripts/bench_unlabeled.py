@@ -5,7 +5,10 @@ Blood cells (pbc64 at 32 px), 10 labels per class, tiny-w2a2. For each unlabelle
 (`--unlabeled`, drawn with the seed; labelled and validation images are never in it):
 - fixmatch: FixMatch on the labels + the capped pool (0 = supervised on the labels only);
 - simclr: SimCLR pre-training on the capped pool, then supervised fine-tuning on the labels
-  (0 = the same fine-tuning from a random initialisation).
+  (0 = the same fine-tuning from a random initialisation);
+- fit: the teacher → student recipe (`tinyssl fit`: float FixMatch teacher for 3× the steps,
+  float init, distillation) on the labels + the capped pool; the distilled student is
+  reported, training time is teacher + student (0 = supervised on the labels, as fixmatch).
 Each run is its own process (2 workers × 1 thread on 2 cores).
 
     .venv/bin/python scripts/bench_unlabeled.py [--amounts 0 1000 4000 all] [--seeds 0 1]
@@ -46,6 +49,8 @@ def run_one(job: tuple[str, str, int, int, str]) -> dict[str, Any]:
     method, amount, seed, steps, root = job
     cap = None if amount == "all" else float(amount)
     cell = Path(root) / f"{method}-{amount}-s{seed}"
+    if method == "fit" and cap != 0:
+        return _fit_cell(cell, cap, seed, steps, method, amount)
     done = next(cell.glob("final*/summary.json"), None)
     if done is None:
         init = None
@@ -54,10 +59,10 @@ def run_one(job: tuple[str, str, int, int, str]) -> dict[str, Any]:
                                                   "unlabeled": cap, "seed": seed,
                                                   "name": "pretrain"}), cell)
             init = str(pre)
-        if method == "fixmatch" and cap != 0:
+        if method in ("fixmatch", "fit") and cap != 0:
             cfg = {**BASE, "method": "fixmatch", "method_options": {**VIEWS, "threshold": 0.8},
                    "unlabeled": cap, "steps": steps}
-        elif method == "fixmatch":
+        elif method in ("fixmatch", "fit"):
             cfg = {**BASE, "method": "supervised", "method_options": {"flip": True},
                    "steps": steps}
         else:
@@ -70,6 +75,27 @@ def run_one(job: tuple[str, str, int, int, str]) -> dict[str, Any]:
             "macro_f1": s["test_macro_f1"], "time_to_target_s": s["time_to_target_s"],
             "train_time_s": s["train_time_s"] + (read_json(pretrain)["train_time_s"]
                                                  if pretrain else 0.0)}
+
+
+def _fit_cell(cell: Path, cap: float | None, seed: int, steps: int, method: str,
+              amount: str) -> dict[str, Any]:
+    from tinyssl.fit import FIT_FILE, FitConfig, save_fit_config, start_fit
+    from tinyssl.runs import read_json
+
+    cfg = FitConfig.load(None, {"data": DATA, "image_size": 32, "labels_per_class": 10,
+                                "val_per_class": 10, "unlabeled": cap, "steps": steps,
+                                "method_options": VIEWS, "hardware": False,
+                                "baseline": False, "float_init_ablation": False,
+                                "progress": False, "device": "cpu", "seed": seed})
+    if not (cell / "student" / "summary.json").is_file():
+        if not (cell / FIT_FILE).is_file():
+            save_fit_config(cfg, cell)
+        start_fit(cfg, cell.parent, resume=cell, echo=lambda *_: None)
+    s, teacher = read_json(cell / "student" / "summary.json"), read_json(
+        cell / "teacher" / "summary.json")
+    return {"method": method, "amount": amount, "seed": seed, "test_acc": s["test_acc"],
+            "macro_f1": s["test_macro_f1"], "time_to_target_s": s["time_to_target_s"],
+            "train_time_s": s["train_time_s"] + teacher["train_time_s"]}
 
 
 def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

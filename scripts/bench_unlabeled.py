@@ -155,6 +155,7 @@ def main() -> None:
     with mp.get_context("spawn").Pool(args.workers) as pool:
         rows = pool.map(run_one, jobs, chunksize=1)
     from tinyssl.data import load_dataset, make_split
+    from tinyssl.report.tables import mean_pm
 
     bundle = load_dataset(DATA, 32)
     split = make_split(bundle, bundle.num_classes, labels_per_class=10, val_per_class=10)
@@ -179,13 +180,11 @@ def main() -> None:
              "that reached it; training time includes pre-training.", "",
              "| method | unlabelled images | test acc % | macro-F1 % | s to 50 % val | "
              "reached | training s |", "| --- | --- | --- | --- | --- | --- | --- |"]
-    def pm(mean_std: tuple[float, float], seeds: int) -> str:
-        return f"{100 * mean_std[0]:.1f}" + (f" ± {100 * mean_std[1]:.1f}" if seeds > 1 else "")
-
     for r in table:
         t = "–" if r["time_to_target_s"] is None else f"{r['time_to_target_s']:.0f}"
         lines.append(f"| {r['method']} | {pool_size[r['amount']]:,} | "
-                     f"{pm(r['test_acc'], r['seeds'])} | {pm(r['macro_f1'], r['seeds'])} | {t} | "
+                     f"{mean_pm(*r['test_acc'], r['seeds'])} | "
+                     f"{mean_pm(*r['macro_f1'], r['seeds'])} | {t} | "
                      f"{r['reached_target']} | {r['train_time_s'][0]:.0f} |")
     lines += ["", "![accuracy against unlabelled images](unlabeled.png)", ""]
     (args.out / "unlabeled.md").write_text("\n".join(lines))

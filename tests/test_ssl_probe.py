@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from tinyssl.data.images import convert_channels
 from tinyssl.data.types import DataError
 from tinyssl.models import build_model
 from tinyssl.probe import (
@@ -14,7 +15,6 @@ from tinyssl.probe import (
     knn_accuracy,
     linear_probe_accuracy,
 )
-from tinyssl.transfer import convert_channels
 
 
 def _clusters(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

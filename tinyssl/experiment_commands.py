@@ -23,7 +23,7 @@ def _console() -> Console:
 
 def _summary_table(root: Path) -> Table:
     """One screen: accuracy, FPGA cost and verification per experiment."""
-    from tinyssl.report.tables import find_runs, group_runs
+    from tinyssl.report.tables import find_runs, group_runs, mean_pm
 
     table = Table(title=f"tinyssl results: {root}")
     for col in ("data", "method", "model", "labels", "seeds", "test acc %", "macro-F1 %",
@@ -34,8 +34,7 @@ def _summary_table(root: Path) -> Table:
         f1, _ = g.stat("test_macro_f1")
         agree = {r.verify.get("agree") for r in g.runs if r.verify}
         lut, fps = g.fpga_total("LUT"), g.fpga_value("est_fps")
-        spread = f" ± {100 * acc_sd:.1f}" if len(g.runs) > 1 else ""  # one seed: no spread
-        table.add_row(*map(str, g.key), str(len(g.runs)), f"{100 * acc:.1f}{spread}",
+        table.add_row(*map(str, g.key), str(len(g.runs)), mean_pm(acc, acc_sd, len(g.runs)),
                       f"{100 * f1:.1f}", "–" if lut is None else f"{lut:,.0f}",
                       "–" if fps is None else f"{fps:,.0f}",
                       "–" if not agree else ("yes" if agree == {True} else "NO"))

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from tinyssl.cli_errors import clean_errors
-from tinyssl.train.commands import parse_method_options
+from tinyssl.train.commands import RESIZE_OPTION, THREADS_OPTION, parse_method_options
 
 
 @click.command(short_help="The best few-label recipe end to end: float teacher → quantized "
@@ -20,8 +20,7 @@ from tinyssl.train.commands import parse_method_options
 @click.option("--data", help="Data source: digits, npz:PATH, folder:PATH, cifar10, ...")
 @click.option("--labels", type=int, help="Total labelled images (spread over classes).")
 @click.option("--labels-per-class", type=int, help="Labelled images per class.")
-@click.option("--resize", type=click.Choice(["squash", "center-crop", "pad"]),
-              help="How non-square images become square before resizing (default squash).")
+@RESIZE_OPTION
 @click.option("--image-size", type=int, help="Resize images to this side length.")
 @click.option("--unlabeled", type=float, help="Cap the unlabelled pool (count, or fraction).")
 @click.option("--model", help="Quantized student preset, e.g. tiny-w2a2, cnv-w2a2.")
@@ -58,8 +57,7 @@ from tinyssl.train.commands import parse_method_options
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path),
               default=Path("runs"), show_default=True, help="Where the fit directory goes.")
 @click.option("--progress/--no-progress", default=None, help="Live progress bars.")
-@click.option("--threads", type=int, help="CPU threads for torch (default: the available "
-              "cores shared with other tinyssl processes running now).")
+@THREADS_OPTION
 @clean_errors
 def fit(config_file: Path | None, resume: Path | None, runs_root: Path,
         method_options: tuple[str, ...], threads: int | None, **options: Any) -> None:

@@ -16,14 +16,21 @@ import csv
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 
 from tinyssl.data.folder import ARCHIVE_SUFFIXES, tree_members
-from tinyssl.data.images import IMAGE_EXTENSIONS, Encoded, decode, resize_array
+from tinyssl.data.images import (
+    IMAGE_EXTENSIONS,
+    Encoded,
+    convert_channels,
+    decode,
+    is_image_name,
+    resize_array,
+)
 from tinyssl.data.types import DataError
 
 ENGINES = ("onnxruntime", "brevitas", "finn")
@@ -41,12 +48,6 @@ class Predictions:
         return {name: int(n) for name, n in zip(self.classes, found, strict=True)}
 
 
-def _is_image(name: str) -> bool:
-    parts = PurePosixPath(name).parts
-    return (PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS
-            and not any(p.startswith(".") or p == "__MACOSX" for p in parts))
-
-
 def image_files(inputs: list[str]) -> Iterator[tuple[str, Encoded]]:
     """(name shown in the CSV, file path or bytes) for every image among the inputs: image
     files, directories of any layout (searched recursively) and .zip/.tar(.gz) archives."""
@@ -56,27 +57,17 @@ def image_files(inputs: list[str]) -> Iterator[tuple[str, Encoded]]:
             raise DataError(f"{path} does not exist.")
         if path.is_dir():
             for f in sorted(path.rglob("*")):
-                if f.is_file() and _is_image(f.relative_to(path).as_posix()):
+                if f.is_file() and is_image_name(f.relative_to(path).as_posix()):
                     yield str(f), f
         elif path.name.lower().endswith(ARCHIVE_SUFFIXES):
             for name, data in tree_members(path):
-                if _is_image(name):
+                if is_image_name(name):
                     yield f"{path}:{name}", data
-        elif _is_image(path.name):
+        elif is_image_name(path.name):
             yield str(path), path
         else:
             raise DataError(f"{path}: not an image file ({', '.join(sorted(IMAGE_EXTENSIONS))}),"
                             f" a directory or a {'/'.join(ARCHIVE_SUFFIXES)} archive.")
-
-
-def _to_channels(x: np.ndarray, channels: int) -> np.ndarray:
-    """H×W×C image → the model's channel count (grey ↔ RGB, ITU-R 601 luma as Pillow's 'L')."""
-    if x.shape[-1] == channels:
-        return x
-    if channels == 3:
-        return np.repeat(x, 3, axis=-1)
-    luma = x.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    return np.clip(np.round(luma), 0, 255).astype(np.uint8)[..., None]
 
 
 def load_images(files: list[tuple[str, Encoded]], image_size: int, channels: int,
@@ -92,7 +83,7 @@ def load_images(files: list[tuple[str, Encoded]], image_size: int, channels: int
         else:
             if x.shape[:2] != (image_size, image_size):  # array sources: torch, as training
                 x = resize_array(x[None], image_size, resize=resize)[0]
-            images.append(_to_channels(x, channels))
+            images.append(convert_channels(x, channels))
             names.append(name)
         if progress is not None:
             progress(i + 1)

@@ -28,10 +28,8 @@ from typing import Any
 import numpy as np
 
 from tinyssl.config import read_config_file
-from tinyssl.data.types import DataError
+from tinyssl.data.images import convert_channels
 from tinyssl.runs import atomic_write_bytes
-
-LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 @dataclass
@@ -73,18 +71,6 @@ class TransferConfig:
                 raise ValueError(f"set {key} at the top level of {path} (shared by all runs), "
                                  "not inside pretrain/finetune.")
         return cfg
-
-
-def convert_channels(x: np.ndarray, channels: int) -> np.ndarray:
-    """uint8 N×H×W×C → N×H×W×channels (grey ↔ RGB)."""
-    have = x.shape[-1]
-    if have == channels:
-        return x
-    if channels == 3 and have == 1:
-        return np.repeat(x, 3, axis=-1)
-    if channels == 1 and have == 3:
-        return np.rint(x.astype(np.float32) @ LUMA)[..., None].astype(np.uint8)
-    raise DataError(f"cannot convert {have}-channel images to {channels} channels.")
 
 
 def _subsample(n: int, limit: int | None, seed: int) -> np.ndarray:

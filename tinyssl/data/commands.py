@@ -12,11 +12,12 @@ from rich.table import Table
 
 from tinyssl.cli_errors import BadInput
 from tinyssl.data import SOURCES, DataBundle, DataError, load_dataset, make_split
+from tinyssl.data.images import RESIZE_MODES
 
 SOURCE_HELP = f"Data source: {', '.join(SOURCES)}."
 
 
-RESIZE = click.option("--resize", type=click.Choice(["squash", "center-crop", "pad"]),
+RESIZE = click.option("--resize", type=click.Choice(RESIZE_MODES),
                       default="squash", show_default=True,
                       help="How non-square images become square before resizing.")
 

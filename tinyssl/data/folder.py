@@ -26,7 +26,13 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from tinyssl.data.images import IMAGE_EXTENSIONS, Encoded, decode, unify_channels
+from tinyssl.data.images import (
+    IMAGE_EXTENSIONS,
+    Encoded,
+    decode,
+    is_image_name,
+    unify_channels,
+)
 from tinyssl.data.types import DataBundle, DataError, ImageSet
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
@@ -92,10 +98,8 @@ def _classify(path: Path) -> dict[str, dict[str, list[tuple[str, Encoded]]]]:
     """split → class → files (the 'unlabeled' split uses class '')."""
     files = []
     for name, src in tree_members(path):
-        parts = PurePosixPath(name).parts
-        if (PurePosixPath(parts[-1]).suffix.lower() in IMAGE_EXTENSIONS
-                and not any(p.startswith(".") or p == "__MACOSX" for p in parts)):
-            files.append((parts, src))
+        if is_image_name(name):
+            files.append((PurePosixPath(name).parts, src))
     if not files:
         raise DataError(f"{path}: no image files found "
                         f"(looked for {', '.join(sorted(IMAGE_EXTENSIONS))}).")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -12,6 +12,14 @@ from tinyssl.data.types import DataError
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
                     ".pgm"}
+
+def is_image_name(name: str) -> bool:
+    """An image file by its (posix) path: a known extension, and no hidden or macOS
+    resource-fork folder (`.x`, `__MACOSX`) on the way."""
+    parts = PurePosixPath(name).parts
+    return (PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS
+            and not any(p.startswith(".") or p == "__MACOSX" for p in parts))
+
 
 Encoded = bytes | Path  # an image file's bytes (from an archive) or its path on disk
 
@@ -59,6 +67,23 @@ def decode(src: Encoded, image_size: int | None, resize: str = "squash") -> np.n
             Image.DecompressionBombError):
         return None
     return arr[..., None] if arr.ndim == 2 else arr
+
+
+#: ITU-R 601 luma weights (what Pillow's "L" mode uses) for RGB → grey.
+LUMA = (0.299, 0.587, 0.114)
+
+
+def convert_channels(x: np.ndarray, channels: int) -> np.ndarray:
+    """uint8 …×H×W×C images → …×H×W×channels (grey ↔ RGB)."""
+    have = x.shape[-1]
+    if have == channels:
+        return x
+    if channels == 3 and have == 1:
+        return np.repeat(x, 3, axis=-1)
+    if channels == 1 and have == 3:
+        return np.rint(x.astype(np.float32) @ np.array(LUMA, np.float32))[..., None].astype(
+            np.uint8)
+    raise DataError(f"cannot convert {have}-channel images to {channels} channels.")
 
 
 def unify_channels(images: list[np.ndarray]) -> list[np.ndarray]:

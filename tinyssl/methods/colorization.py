@@ -13,18 +13,17 @@ from typing import Any
 import torch
 from torch.nn import functional as F  # noqa: N812
 
+from tinyssl.data.images import LUMA
 from tinyssl.methods.autoencoder import input_channels
 from tinyssl.methods.base import Batch, StepOutput
 from tinyssl.methods.heads import PretextMethod, thumbnail_decoder
 from tinyssl.methods.supervised import weak_augment
 from tinyssl.models import Net
 
-_LUMA = (0.299, 0.587, 0.114)
-
 
 def to_grey(images: torch.Tensor) -> torch.Tensor:
     """N×3×H×W in [0, 1] → N×1×H×W luma (ITU-R 601, Pillow's 'L')."""
-    weights = images.new_tensor(_LUMA).view(1, 3, 1, 1)
+    weights = images.new_tensor(LUMA).view(1, 3, 1, 1)
     return (images * weights).sum(1, keepdim=True)
 
 

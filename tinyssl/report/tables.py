@@ -70,7 +70,7 @@ def group_runs(runs: list[RunRecord]) -> list[Group]:
     return [Group(k, v) for k, v in sorted(groups.items(), key=lambda kv: str(kv[0]))]
 
 
-def _pm(mean: float, std: float, seeds: int, scale: float = 100.0) -> str:
+def mean_pm(mean: float, std: float, seeds: int, scale: float = 100.0) -> str:
     """mean ± std over seeds; one seed has no spread to show."""
     if np.isnan(mean):
         return "–"
@@ -87,8 +87,8 @@ def results_table(groups: list[Group]) -> str:
         verified = {r.verify.get("agree") for r in g.runs if r.verify}
         lines.append(
             f"| {data} | {method} | {model} | {labels} | {len(g.runs)} | "
-            f"{_pm(*g.stat('test_acc'), len(g.runs))} | "
-            f"{_pm(*g.stat('test_macro_f1'), len(g.runs))} | "
+            f"{mean_pm(*g.stat('test_acc'), len(g.runs))} | "
+            f"{mean_pm(*g.stat('test_macro_f1'), len(g.runs))} | "
             f"{_fmt(g.fpga_total('LUT'))} | {_fmt(g.fpga_total('BRAM_18K'))} | "
             f"{_fmt(g.fpga_total('DSP'))} | {_fmt(g.fpga_value('est_fps'))} | "
             f"{'yes' if verified == {True} else ('NO' if False in verified else '–')} |"

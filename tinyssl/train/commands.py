@@ -17,6 +17,7 @@ import yaml
 
 from tinyssl.cli_errors import clean_errors
 from tinyssl.config import DEFAULT_LR
+from tinyssl.data.images import RESIZE_MODES
 
 
 def parse_method_options(values: tuple[str, ...]) -> dict[str, Any] | None:
@@ -30,6 +31,17 @@ def parse_method_options(values: tuple[str, ...]) -> dict[str, Any] | None:
             raise click.UsageError(f"method option '{item}' must look like name=value.")
         out[key.strip().replace("-", "_")] = yaml.safe_load(value)
     return out
+
+
+#: Shared with `tinyssl fit` (no default here: an unset option leaves the YAML's value).
+RESIZE_OPTION = click.option(
+    "--resize", type=click.Choice(RESIZE_MODES),
+    help="How non-square images become square before resizing: stretched (squash, the "
+         "default), centre-cropped, or padded with black. Saved with the run, so eval and "
+         "predict treat images the same way.")
+THREADS_OPTION = click.option(
+    "--threads", type=int, help="CPU threads for torch (default: the available cores shared "
+    "with other tinyssl processes running now).")
 
 
 @click.command()
@@ -46,10 +58,7 @@ def parse_method_options(values: tuple[str, ...]) -> dict[str, Any] | None:
 @click.option("--unlabeled", type=float,
               help="Cap the unlabelled pool: a number of images, or a fraction if < 1.")
 @click.option("--image-size", type=int, help="Resize images to this side length.")
-@click.option("--resize", type=click.Choice(["squash", "center-crop", "pad"]),
-              help="How non-square images become square before resizing: stretched "
-                   "(squash, the default), centre-cropped, or padded with black. Saved with "
-                   "the run, so eval and predict treat images the same way.")
+@RESIZE_OPTION
 @click.option("--model", help="Model preset, e.g. tiny-w2a2, cnv-w1a1, resnet18.")
 @click.option("--width-mult", type=float, help="Scale every layer's width.")
 @click.option("--steps", type=int, help="Training steps (optimizer updates); with --resume, "
@@ -97,8 +106,7 @@ def parse_method_options(values: tuple[str, ...]) -> dict[str, Any] | None:
 @click.option("--checkpoint-every", "checkpoint_every_s", type=float, metavar="SECONDS",
               help="Save checkpoints/last.pt at least this often (60; 0 = every step), so an "
                    "interruption loses at most this much training.")
-@click.option("--threads", type=int, help="CPU threads for torch (default: the available "
-              "cores shared with other tinyssl processes running now).")
+@THREADS_OPTION
 @clean_errors
 def train(config_file: Path | None, resume: Path | None, runs_root: Path,
           method_options: tuple[str, ...], threads: int | None, **options: Any) -> None:

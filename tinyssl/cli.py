@@ -31,6 +31,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
             "estimates, beside the supervised baseline."),
     "predict": ("tinyssl.predict_commands", "predict",
                 "Classify new images with RUN's exported network; writes a CSV."),
+    "select": ("tinyssl.select.commands", "select_command",
+               "Pick the images of DATA worth labelling; writes a CSV to fill in and a "
+               "contact sheet."),
     "pretrain": ("tinyssl.ssl_commands", "pretrain", "Self-supervised pre-training."),
     "probe": ("tinyssl.ssl_commands", "probe",
               "Linear probe and cosine kNN on RUN's frozen encoder with a few labels of DATA."),

@@ -39,6 +39,11 @@ class TrainConfig:
     labels_per_class: int | None = None
     val_per_class: int = 10
     unlabeled: float | None = None  # cap on the unlabelled pool: count, or fraction if < 1
+    labels_file: str | None = None  # CSV of the images to label (tinyssl select): no random draw
+    selection: str = "random"  # class-stratified draw; or uniform, typiclust, probcover, kcenter
+    selection_features: str = "simclr"  # for `selection`: simclr (on the spot), pixels, or RUN
+    selection_steps: int = 400  # SimCLR steps of the on-the-spot selection encoder
+    selection_rounds: int = 1  # > 1: spend the budget in rounds, the later ones by uncertainty
     cache_dir: str | None = None
     # model
     model: str = "tiny-w2a2"
@@ -106,6 +111,7 @@ class TrainConfig:
         _choice("amp", self.amp, AMP_MODES)
         if self.labels is not None and self.labels_per_class is not None:
             raise ValueError("give either labels or labels_per_class, not both.")
+        self._check_selection()
         for name in ("steps", "batch_size", "eval_every", "pl_every", "pl_max"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1 (got {getattr(self, name)}).")
@@ -130,6 +136,32 @@ class TrainConfig:
         if not isinstance(self.method_options, dict):
             raise ValueError("method_options must be a mapping of option name to value.")
         return self
+
+    def _check_selection(self) -> None:
+        from tinyssl.select.rules import TRAIN_SELECTIONS
+
+        _choice("selection", self.selection, TRAIN_SELECTIONS)
+        if self.labels_file is not None and (self.labels is not None or
+                                             self.labels_per_class is not None):
+            raise ValueError("labels_file lists the labelled images; give no labels or "
+                             "labels_per_class with it.")
+        if self.labels_file is not None and self.selection != "random":
+            raise ValueError("give labels_file or selection, not both.")
+        if self.selection != "random" and self.labels is None and self.labels_per_class is None:
+            raise ValueError(f"selection {self.selection} needs a budget: labels or "
+                             "labels_per_class.")
+        if self.selection_features not in ("simclr", "pixels") and not (
+                Path(self.selection_features) / "config.yaml").is_file():
+            raise ValueError(f"selection_features must be simclr, pixels or a run directory "
+                             f"(got '{self.selection_features}').")
+        if self.selection_steps < 1 or self.selection_rounds < 1:
+            raise ValueError("selection_steps and selection_rounds must be at least 1.")
+        if self.selection_rounds > 1 and self.selection == "random":
+            raise ValueError("selection_rounds needs a selection rule for the first round "
+                             "(e.g. selection: typiclust).")
+        if self.selection_rounds > 1 and self.pseudo_label:
+            raise ValueError("selection_rounds and pseudo_label both grow the labelled set; "
+                             "use one.")
 
     @property
     def method_label(self) -> str:

@@ -46,6 +46,9 @@ class FitConfig:
     labels_per_class: int | None = None
     val_per_class: int = 10
     unlabeled: float | None = None
+    labels_file: str | None = None  # the images a person labelled (tinyssl select)
+    selection: str = "random"  # or a rule picking the labels (simulated labelling)
+    selection_features: str = "simclr"
     model: str = "tiny-w2a2"
     teacher_model: str | None = None  # default: the student family's float twin
     width_mult: float = 1.0
@@ -90,10 +93,13 @@ class FitConfig:
                              f"'{self.model}'): only those go to the FPGA.")
         if self.teacher_model is None:
             self.teacher_model = f"{family_of(self.model)}-float"
+        if self.image_size is None and self.data == "digits":
+            self.image_size = 16  # as TrainConfig: digits are 8×8, smaller than any preset
         if self.epochs <= 0 or self.min_steps < 1 or self.teacher_scale <= 0:
             raise ValueError("epochs and teacher_scale must be positive, min_steps at least 1.")
-        if self.labels is None and self.labels_per_class is None:
-            raise ValueError("fit is for few labels: give --labels or --labels-per-class.")
+        if self.labels is None and self.labels_per_class is None and self.labels_file is None:
+            raise ValueError("fit is for few labels: give --labels, --labels-per-class or "
+                             "--labels-file.")
 
 
 @dataclass
@@ -107,7 +113,9 @@ def _base(cfg: FitConfig, steps: int) -> dict[str, Any]:
     return {"data": cfg.data, "image_size": cfg.image_size, "resize": cfg.resize,
             "labels": cfg.labels,
             "labels_per_class": cfg.labels_per_class, "val_per_class": cfg.val_per_class,
-            "unlabeled": cfg.unlabeled, "width_mult": cfg.width_mult, "steps": steps,
+            "unlabeled": cfg.unlabeled, "labels_file": cfg.labels_file,
+            "selection": cfg.selection, "selection_features": cfg.selection_features,
+            "width_mult": cfg.width_mult, "steps": steps,
             "batch_size": cfg.batch_size, "unlabeled_ratio": cfg.unlabeled_ratio,
             "eval_every": max(25, steps // 20), "seed": cfg.seed, "device": cfg.device,
             "progress": cfg.progress}
@@ -148,7 +156,8 @@ def plan(cfg: FitConfig, fit_dir: Path, unlabeled_pool: int) -> list[Stage]:
     if cfg.pretrain_steps > 0:
         add("pretrain", "SimCLR pre-training of the teacher on every image",
             model=cfg.teacher_model, method="simclr", steps=cfg.pretrain_steps,
-            labels=None, labels_per_class=None, method_options={})
+            labels=None, labels_per_class=None, labels_file=None, selection="random",
+            method_options={})
     add("teacher", f"float teacher, {cfg.teacher_method} on labels + unlabelled images",
         model=cfg.teacher_model, method=cfg.teacher_method, steps=teacher_steps,
         method_options=dict(cfg.method_options),
@@ -176,10 +185,16 @@ def data_facts(cfg: FitConfig) -> tuple[int, tuple[int, int, int], int]:
     from tinyssl.data import load_dataset, make_split
 
     bundle = load_dataset(cfg.data, image_size=cfg.image_size, resize=cfg.resize)
-    split = make_split(bundle, bundle.num_classes, labels=cfg.labels,
-                       labels_per_class=cfg.labels_per_class, val_per_class=cfg.val_per_class,
-                       seed=cfg.seed)
-    pool = len(split.unlabeled) + (len(bundle.unlabeled) if bundle.unlabeled else 0)
+    if cfg.labels_file is not None:  # chosen labels: read (and checked) now, before any stage
+        from tinyssl.data.labels_file import read_labels_file
+
+        labeled = len(read_labels_file(cfg.labels_file, bundle)[0])
+    else:  # a random draw checks the budget; a selection picks the same number of images
+        labeled = len(make_split(bundle, bundle.num_classes, labels=cfg.labels,
+                                 labels_per_class=cfg.labels_per_class,
+                                 val_per_class=cfg.val_per_class, seed=cfg.seed).labeled)
+    pool = (len(bundle.train) - labeled - cfg.val_per_class * bundle.num_classes
+            + (len(bundle.unlabeled) if bundle.unlabeled else 0))
     if cfg.unlabeled is not None:
         pool = min(pool, int(round(cfg.unlabeled * pool)) if cfg.unlabeled < 1
                    else int(cfg.unlabeled))

@@ -8,7 +8,14 @@ from typing import Any
 import click
 
 from tinyssl.cli_errors import clean_errors
-from tinyssl.train.commands import RESIZE_OPTION, THREADS_OPTION, parse_method_options
+from tinyssl.train.commands import (
+    LABELS_FILE_OPTION,
+    RESIZE_OPTION,
+    SELECTION_FEATURES_OPTION,
+    SELECTION_OPTION,
+    THREADS_OPTION,
+    parse_method_options,
+)
 
 
 @click.command(short_help="The best few-label recipe end to end: float teacher → quantized "
@@ -20,6 +27,9 @@ from tinyssl.train.commands import RESIZE_OPTION, THREADS_OPTION, parse_method_o
 @click.option("--data", help="Data source: digits, npz:PATH, folder:PATH, cifar10, ...")
 @click.option("--labels", type=int, help="Total labelled images (spread over classes).")
 @click.option("--labels-per-class", type=int, help="Labelled images per class.")
+@LABELS_FILE_OPTION
+@SELECTION_OPTION
+@SELECTION_FEATURES_OPTION
 @RESIZE_OPTION
 @click.option("--image-size", type=int, help="Resize images to this side length.")
 @click.option("--unlabeled", type=float, help="Cap the unlabelled pool (count, or fraction).")

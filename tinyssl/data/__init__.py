@@ -58,7 +58,8 @@ def _load_raw(kind: str, name: str | None, path: Path | None,
 
 def _resized(bundle: DataBundle, image_size: int | None, resize: str) -> DataBundle:
     def r(s: ImageSet | None) -> ImageSet | None:
-        return None if s is None else ImageSet(resize_array(s.x, image_size, resize=resize), s.y)
+        return None if s is None else ImageSet(resize_array(s.x, image_size, resize=resize), s.y,
+                                               s.names)
 
     return DataBundle(bundle.name, bundle.classes, r(bundle.train), r(bundle.test),
                       r(bundle.unlabeled))

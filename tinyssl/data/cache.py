@@ -20,7 +20,7 @@ import numpy as np
 
 from tinyssl.data.types import DataBundle, ImageSet
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: folder sources keep their file names
 _PARTS = ("train", "test", "unlabeled")
 
 
@@ -87,7 +87,9 @@ def load_cached(root: Path, key: str) -> DataBundle | None:
         return None
     meta = json.loads(meta_path.read_text())
     sets = {p: ImageSet(np.load(entry / f"{p}_x.npy", mmap_mode="c"),
-                        np.load(entry / f"{p}_y.npy"))
+                        np.load(entry / f"{p}_y.npy"),
+                        np.load(entry / f"{p}_names.npy") if
+                        (entry / f"{p}_names.npy").is_file() else None)
             for p in _PARTS if (entry / f"{p}_x.npy").is_file()}
     return DataBundle(meta["name"], meta["classes"], sets["train"], sets["test"],
                       sets.get("unlabeled"))
@@ -102,6 +104,8 @@ def save_cached(root: Path, key: str, bundle: DataBundle) -> None:
             if s is not None:
                 np.save(tmp / f"{part}_x.npy", np.ascontiguousarray(s.x))
                 np.save(tmp / f"{part}_y.npy", s.y)
+                if s.names is not None:
+                    np.save(tmp / f"{part}_names.npy", s.names)
         (tmp / "meta.json").write_text(json.dumps({"name": bundle.name,
                                                    "classes": bundle.classes}))
         os.rename(tmp, root / key)

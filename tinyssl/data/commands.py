@@ -1,4 +1,5 @@
-"""`tinyssl data info|preview SOURCE`: look at the data before training on it."""
+"""`tinyssl data info|preview SOURCE`: look at the data before training on it;
+`tinyssl data arrange`: labelled selections → class folders."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from tinyssl.cli_errors import BadInput
+from tinyssl.cli_errors import BadInput, clean_errors
 from tinyssl.data import SOURCES, DataBundle, DataError, load_dataset, make_split
 from tinyssl.data.images import RESIZE_MODES
 
@@ -120,3 +121,29 @@ def preview(source: str, out: Path, per_class: int, image_size: int | None, resi
     fig.savefig(out, dpi=100, bbox_inches="tight")
     plt.close(fig)
     click.echo(f"wrote {out}")
+
+
+@data.command()
+@click.argument("labels_csv", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--data", "source", required=True,
+              help="The folder or archive the CSV's files belong to (folder:PATH).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="New folder to write (never an existing one).")
+@clean_errors
+def arrange(labels_csv: Path, source: str, out: Path) -> None:
+    """Copy the images of a labelled selection CSV into OUT/train/<label>/, the rest into
+    OUT/unlabeled/ (images that had a class keep it): a folder `train` reads."""
+    from tinyssl.data.arrange import arrange as arrange_tree
+
+    path = Path(source.removeprefix("folder:")).expanduser()
+    if not path.exists():
+        raise DataError(f"{path} does not exist.")
+    counts = arrange_tree(path, labels_csv, out)
+    unlabeled = counts.pop("unlabeled", 0)
+    listing = ", ".join(f"{name} {n}" for name, n in counts.items())
+    click.echo(f"wrote {out}: train/ {listing}; unlabeled/ {unlabeled}.")
+    tests = out / "test"
+    if not tests.is_dir():
+        click.echo("no test/ folder: training holds out 20 % of each class's labelled images "
+                   f"as the test set. Labelled images in {tests}/<class>/ give a fairer measure; "
+                   "with a few labels per class train with --val-per-class 0 or 1.")

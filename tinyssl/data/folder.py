@@ -2,8 +2,10 @@
 
 Layouts: PATH/<class>/*, or PATH/{train,test}/<class>/*, optionally with PATH/unlabeled/*
 (a single top-level folder inside an archive is looked through). Without a test folder a
-seeded 20 % of each class is held out as the test set. Corrupt or non-image files are
-skipped with one warning that counts them; a class left empty is an error.
+seeded 20 % of each class is held out as the test set. A tree without class folders is all
+unlabelled images (no classes): what `tinyssl select` picks from before anything is
+labelled. Corrupt or non-image files are skipped with one warning that counts them; a class
+left empty is an error.
 
 Large trees are decoded in worker processes on machines with 4+ cores (chunks of encoded
 bytes in, one stacked array out). Threads do not help: decoding a 32×32 JPEG is mostly
@@ -94,7 +96,7 @@ def _strip_root(parts: list[tuple[str, ...]]) -> int:
     return depth
 
 
-def _classify(path: Path) -> dict[str, dict[str, list[tuple[str, Encoded]]]]:
+def classify(path: Path) -> dict[str, dict[str, list[tuple[str, Encoded]]]]:
     """split → class → files (the 'unlabeled' split uses class '')."""
     files = []
     for name, src in tree_members(path):
@@ -116,9 +118,8 @@ def _classify(path: Path) -> dict[str, dict[str, list[tuple[str, Encoded]]]]:
                 tree[split][rel[1]].append(("/".join(parts), reader))
         elif len(rel) >= 2:
             tree["train"][rel[0]].append(("/".join(parts), reader))
-    if not tree.get("train"):
-        raise DataError(f"{path}: expected class folders PATH/<class>/* or "
-                        "PATH/train/<class>/*; found none.")
+    if not tree.get("train"):  # no class folders: every image is unlabelled (select's input)
+        return {"unlabeled": {"": [("/".join(parts), reader) for parts, reader in files]}}
     if path.is_dir():  # archives hold no empty folders worth a look; directories may
         train_root = path.joinpath(*files[0][0][:depth], *(["train"] if has_splits else []))
         for d in sorted(train_root.iterdir()):
@@ -164,8 +165,8 @@ def load_folder(path: Path, image_size: int | None, seed: int = 0,
         raise DataError(f"{path} does not exist.")
     if path.is_file() and not path.name.lower().endswith(ARCHIVE_SUFFIXES):
         raise DataError(f"{path}: not a directory or a {'/'.join(ARCHIVE_SUFFIXES)} archive.")
-    tree = _classify(path)
-    classes = sorted(tree["train"])
+    tree = classify(path)
+    classes = sorted(tree.get("train", {}))
     names, encoded, splits, labels = [], [], [], []
     for split, by_class in tree.items():
         for name, entries in sorted(by_class.items()):
@@ -185,7 +186,9 @@ def load_folder(path: Path, image_size: int | None, seed: int = 0,
         keep[bad] = False
         splits = [s for s, k in zip(splits, keep, strict=True) if k]
         labels = [y for y, k in zip(labels, keep, strict=True) if k]
+        names = [n for n, k in zip(names, keep, strict=True) if k]
     split_arr, label_arr = np.asarray(splits), np.asarray(labels, dtype=np.int64)
+    name_arr = np.asarray(names, dtype=str)
     for c, name in enumerate(classes):
         if not np.any((split_arr == "train") & (label_arr == c)):
             raise DataError(f"{path}: class folder '{name}' holds no readable image.")
@@ -195,11 +198,12 @@ def load_folder(path: Path, image_size: int | None, seed: int = 0,
         raise DataError(f"{path}: images have different sizes (e.g. {sizes}); pass --image-size "
                         "to resize them to one size.")
     x = np.stack(images)
-    out = {split: ImageSet(x[split_arr == split], label_arr[split_arr == split])
-           for split in tree}
-    train, test = out["train"], out.get("test")
+    out = {split: ImageSet(x[split_arr == split], label_arr[split_arr == split],
+                           name_arr[split_arr == split]) for split in tree}
+    empty = ImageSet(x[:0], label_arr[:0], name_arr[:0])
+    train, test = out.get("train", empty), out.get("test")
     if test is None:
-        train, test = _hold_out(train, seed)
+        train, test = _hold_out(train, seed) if classes else (train, empty)
     return DataBundle(f"folder:{path}", classes, train, test, out.get("unlabeled"))
 
 
@@ -211,4 +215,8 @@ def _hold_out(train: ImageSet, seed: int) -> tuple[ImageSet, ImageSet]:
         for c, n in zip(*np.unique(train.y, return_counts=True), strict=True)])
     mask = np.zeros(len(train), dtype=bool)
     mask[test_idx] = True
-    return ImageSet(train.x[~mask], train.y[~mask]), ImageSet(train.x[mask], train.y[mask])
+
+    def part(m: np.ndarray) -> ImageSet:
+        return ImageSet(train.x[m], train.y[m], None if train.names is None else train.names[m])
+
+    return part(~mask), part(mask)

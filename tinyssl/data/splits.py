@@ -53,6 +53,9 @@ def make_split(data: DataBundle | np.ndarray, num_classes: int, labels: int | No
     classes = data.classes if isinstance(data, DataBundle) else [str(c) for c in range(num_classes)]
     if val_per_class < 0:
         raise DataError(f"val_per_class must be >= 0 (got {val_per_class}).")
+    if num_classes == 0:  # unlabelled images only (no class folders): all of them are the pool
+        none = np.zeros(0, dtype=np.int64)
+        return Split(none, none, none)
     rng = np.random.default_rng(seed)
     budget = _per_class_budget(classes, labels, labels_per_class, rng)
     lab, val, unl = [], [], []
@@ -68,3 +71,37 @@ def make_split(data: DataBundle | np.ndarray, num_classes: int, labels: int | No
         lab.append(idx[val_per_class:val_per_class + take])
         unl.append(idx[val_per_class + take:])
     return Split(*(np.sort(np.concatenate(p)).astype(np.int64) for p in (lab, val, unl)))
+
+
+def draw_validation(y: np.ndarray, classes: list[str], val_per_class: int, seed: int,
+                    exclude: np.ndarray | None = None) -> np.ndarray:
+    """`val_per_class` seeded images of each class, none of them in `exclude`: the held-out
+    set of a split whose labelled images were chosen (selection rule or labels file) rather
+    than drawn. In the simulated labelling loop their labels are the oracle's."""
+    if val_per_class < 0:
+        raise DataError(f"val_per_class must be >= 0 (got {val_per_class}).")
+    rng = np.random.default_rng([seed, 0xFA1])
+    free = np.ones(len(y), dtype=bool)
+    if exclude is not None:
+        free[exclude] = False
+    val = []
+    for c, name in enumerate(classes):
+        idx = np.flatnonzero((y == c) & free)
+        if len(idx) < val_per_class:
+            raise DataError(f"class '{name}' has {len(idx)} training image(s) left for "
+                            f"validation, fewer than val_per_class={val_per_class}; lower it.")
+        val.append(rng.permutation(idx)[:val_per_class])
+    return np.sort(np.concatenate(val)).astype(np.int64)
+
+
+def split_around(n: int, labeled: np.ndarray, val: np.ndarray, source: str,
+                 labeled_y: np.ndarray | None = None) -> Split:
+    """The split of `n` training images whose labelled and validation sets are given: every
+    other image is unlabelled."""
+    labeled = np.asarray(labeled, dtype=np.int64)
+    if np.intersect1d(labeled, val).size:
+        raise DataError("labelled images overlap the validation images.")
+    rest = np.setdiff1d(np.arange(n), np.concatenate([labeled, val]))
+    order = np.argsort(labeled, kind="stable")
+    return Split(labeled[order], np.sort(val).astype(np.int64), rest.astype(np.int64), source,
+                 None if labeled_y is None else np.asarray(labeled_y, np.int64)[order])

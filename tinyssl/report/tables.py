@@ -24,7 +24,12 @@ class RunRecord:
     verify: dict[str, Any] = field(default_factory=dict)
 
     def key(self) -> tuple[Any, ...]:
-        return tuple(self.summary.get(k) for k in GROUP_KEYS)
+        """GROUP_KEYS' values; chosen labels (a selection rule, a labels file) are another
+        experiment than random ones, so the method reads e.g. `supervised [typiclust]`."""
+        key = {k: self.summary.get(k) for k in GROUP_KEYS}
+        if self.summary.get("label_source", "random") != "random":
+            key["method"] = f"{key['method']} [{self.summary['label_source']}]"
+        return tuple(key.values())
 
     @property
     def bits(self) -> tuple[int, int] | None:

@@ -18,6 +18,7 @@ import yaml
 from tinyssl.cli_errors import clean_errors
 from tinyssl.config import DEFAULT_LR
 from tinyssl.data.images import RESIZE_MODES
+from tinyssl.select.rules import TRAIN_SELECTIONS
 
 
 def parse_method_options(values: tuple[str, ...]) -> dict[str, Any] | None:
@@ -39,6 +40,17 @@ RESIZE_OPTION = click.option(
     help="How non-square images become square before resizing: stretched (squash, the "
          "default), centre-cropped, or padded with black. Saved with the run, so eval and "
          "predict treat images the same way.")
+LABELS_FILE_OPTION = click.option(
+    "--labels-file", help="CSV of the images to label (from `tinyssl select`; label column "
+    "filled in, or empty to use the source's labels) instead of a random draw.")
+SELECTION_OPTION = click.option(
+    "--selection", type=click.Choice(TRAIN_SELECTIONS),
+    help="Simulated labelling: pick the --labels/--labels-per-class images by this rule "
+         "(uniform: at random, without class balance); their labels come from the source. "
+         "Default random: the class-stratified draw.")
+SELECTION_FEATURES_OPTION = click.option(
+    "--selection-features", help="Features for --selection: simclr (trained on the spot, "
+    "cached), pixels, or a pretrain run directory.")
 THREADS_OPTION = click.option(
     "--threads", type=int, help="CPU threads for torch (default: the available cores shared "
     "with other tinyssl processes running now).")
@@ -55,6 +67,11 @@ THREADS_OPTION = click.option(
 @click.option("--labels", type=int, help="Total labelled images (spread over classes).")
 @click.option("--labels-per-class", type=int, help="Labelled images per class.")
 @click.option("--val-per-class", type=int, help="Validation images per class (from train).")
+@LABELS_FILE_OPTION
+@SELECTION_OPTION
+@SELECTION_FEATURES_OPTION
+@click.option("--selection-rounds", type=int, help="Spend the budget in this many rounds: the "
+              "first by --selection, the others during training by the run's own uncertainty.")
 @click.option("--unlabeled", type=float,
               help="Cap the unlabelled pool: a number of images, or a fraction if < 1.")
 @click.option("--image-size", type=int, help="Resize images to this side length.")

@@ -38,6 +38,7 @@ from tinyssl.runs import (
     new_run_dir,
     save_checkpoint,
 )
+from tinyssl.select.rounds import LabellingRounds
 from tinyssl.train.device import pick_device
 from tinyssl.train.distributed import Dist
 from tinyssl.train.ema import EMA
@@ -83,7 +84,8 @@ class Trainer:
         self._place_data()
 
         h, w, c = self.bundle.image_shape
-        self.spec = ModelSpec(cfg.model, c, h, self.bundle.num_classes, cfg.width_mult)
+        # max(1, …): a pretext run on images without classes still gets a (unused) head
+        self.spec = ModelSpec(cfg.model, c, h, max(1, self.bundle.num_classes), cfg.width_mult)
         self.net = self.spec.build().to(device)
         if cfg.init:
             load_init(self.net, self.spec, Path(cfg.init), self._bn_images(512))
@@ -101,6 +103,7 @@ class Trainer:
         self._build_optimizer()
         self._build_streams()
         self.growth = self._build_growth()
+        self.rounds = self._build_rounds()
         # Only now, with the model, method options and schedule checked, does the run
         # directory exist: a refused run leaves nothing behind.
         self.run = self._open_run_dir(runs_root, resume)
@@ -203,6 +206,15 @@ class Trainer:
                              f"{cfg.method}.")
         return PseudoLabelGrowth(self.bundle.num_classes, cfg.pl_target, cfg.pl_every,
                                  cfg.pl_max, cfg.pl_threshold, cfg.pl_balanced)
+
+    def _build_rounds(self) -> LabellingRounds | None:
+        cfg = self.cfg
+        if cfg.selection_rounds == 1:
+            return None
+        from tinyssl.select import budget_of
+
+        budget = budget_of(cfg.labels, cfg.labels_per_class, self.bundle.num_classes)
+        return LabellingRounds(budget, cfg.selection_rounds, cfg.steps, cfg.seed)
 
     # ------------------------------------------------------------- checkpoints
     def _state(self) -> dict[str, Any]:
@@ -355,6 +367,8 @@ class Trainer:
             self._validate()
         if self.growth is not None and self.growth.due(self.step, self.last_val):
             self._grow()
+        if self.rounds is not None and (k := self.rounds.due(self.step)) is not None:
+            self._label_round(k)
         overdue = time.monotonic() - self._saved_at >= self.cfg.checkpoint_every_s
         if due or self.dist.any(overdue, self.device):
             self._save_last()
@@ -410,6 +424,31 @@ class Trainer:
         if self.dist.main:
             append_jsonl(self.run / "pseudolabels.jsonl",
                          self.growth.event(self.step, labels, self.pool_y[moved]))
+        self._move_to_labeled(positions, labels)
+
+    def _label_round(self, k: int) -> None:
+        """The oracle labels round k's picks (their true labels join the labelled set)."""
+        assert self.rounds is not None
+        positions = None
+        # the oracle knows the labels of training images only, not of the source's own
+        # unlabelled ones
+        known = np.flatnonzero(self.pool_y[self.unlabeled_idx] >= 0)
+        if self.dist.main and len(known):
+            positions = known[self.rounds.pick(self.eval_net, self.pool_x,
+                                               self.unlabeled_idx[known], self.labeled_idx, k)]
+        positions = self.dist.broadcast(positions)
+        if positions is None:
+            return
+        moved = self.unlabeled_idx[positions]
+        labels = self.pool_y[moved]
+        if self.dist.main:
+            append_jsonl(self.run / "rounds.jsonl",
+                         self.rounds.event(self.step, k, labels, self.bundle.num_classes))
+        self._move_to_labeled(positions, labels)
+
+    def _move_to_labeled(self, positions: np.ndarray, labels: np.ndarray) -> None:
+        """Unlabelled pool positions → the labelled set with `labels`; streams follow."""
+        moved = self.unlabeled_idx[positions]
         self.labeled_idx = np.concatenate([self.labeled_idx, moved])
         self.labeled_y = np.concatenate([self.labeled_y, labels.astype(np.int64)])
         self.unlabeled_idx = np.delete(self.unlabeled_idx, positions)
@@ -421,7 +460,11 @@ class Trainer:
         cfg = self.cfg
         summary: dict[str, Any] = {
             "method": cfg.method_label, "data": cfg.data, "model": cfg.model,
-            "labels": len(self.split.labeled), "seed": cfg.seed, "test_acc": None,
+            # labelling rounds: the whole budget (the oracle's labels), not just round one
+            "labels": sum(self.rounds.sizes) if self.rounds else len(self.split.labeled),
+            "label_source": self.split.source + (
+                f"×{len(self.rounds.sizes)}" if self.rounds else ""),
+            "seed": cfg.seed, "test_acc": None,
             "test_macro_f1": None, "best_val_acc": self.best_val if self.best_val >= 0 else None,
             "train_time_s": self.train_time, "steps": self.step,
             "images_per_s": self.images_seen / max(self.train_time, 1e-9),

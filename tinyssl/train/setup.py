@@ -12,7 +12,8 @@ import numpy as np
 import torch
 
 from tinyssl.config import TrainConfig
-from tinyssl.data.types import DataBundle, Split
+from tinyssl.data.types import DataBundle, DataError, Split
+from tinyssl.methods import get_method
 from tinyssl.models import Net
 from tinyssl.runs import ModelSpec, find_checkpoint, load_checkpoint
 
@@ -94,14 +95,56 @@ def cap_pool(pool: np.ndarray, cap: float | None, seed: int) -> np.ndarray:
 
 
 def load_data(cfg: TrainConfig, resume: Path | None) -> tuple[DataBundle, Split]:
-    from tinyssl.data import load_dataset, make_split
+    """The run's data and split: saved with the run (resume), from a labels file, picked by a
+    selection rule, or a seeded random draw. Labels a person gave in a labels file replace
+    the source's labels of those images."""
+    from tinyssl.data import load_dataset
 
     cache = Path(cfg.cache_dir) if cfg.cache_dir else None
     bundle = load_dataset(cfg.data, image_size=cfg.image_size, cache_dir=cache,
                           resize=cfg.resize)
+    if bundle.num_classes == 0 and get_method(cfg.method).uses_labeled:
+        raise DataError(f"{cfg.data} holds no labelled images (no class folders): choose "
+                        "images to label with `tinyssl select`, then `tinyssl data arrange` "
+                        "them into class folders.")
     if resume is not None and (resume / "split.npz").is_file():
-        return bundle, Split.load(resume / "split.npz")
-    split = make_split(bundle, bundle.num_classes, labels=cfg.labels,
-                       labels_per_class=cfg.labels_per_class, val_per_class=cfg.val_per_class,
-                       seed=cfg.seed)
-    return bundle, split
+        split = Split.load(resume / "split.npz")
+    else:
+        split = _new_split(cfg, bundle, cache)
+    return split.apply_labels(bundle), split
+
+
+def _new_split(cfg: TrainConfig, bundle: DataBundle, cache: Path | None) -> Split:
+    from tinyssl.data import make_split
+    from tinyssl.data.splits import draw_validation, split_around
+
+    if cfg.labels_file is not None:
+        from tinyssl.data.labels_file import read_labels_file
+
+        labeled, labels = read_labels_file(cfg.labels_file, bundle)
+        val = draw_validation(bundle.train.y, bundle.classes, cfg.val_per_class, cfg.seed,
+                              exclude=labeled)
+        return split_around(len(bundle.train), labeled, val, "labels-file", labels)
+    if cfg.selection != "random":
+        from tinyssl.data.cache import tinyssl_home
+        from tinyssl.select import budget_of, pool_of, selection_split, train_features
+
+        if cfg.selection == "uniform":  # a uniform draw looks at no features
+            features = np.zeros((len(bundle.train), 0), np.float32)
+        else:  # the whole pool's, as `tinyssl select` computes them (one cached encoder)
+            features = train_features(
+                cfg.selection_features, pool_of(bundle), data=cfg.data,
+                image_size=cfg.image_size, resize=cfg.resize, model=cfg.model,
+                steps=cfg.selection_steps, seed=cfg.seed,
+                cache=(cache or tinyssl_home()) / "encoders", device=cfg.device,
+                progress=cfg.progress)[:len(bundle.train)]
+        budget = budget_of(cfg.labels, cfg.labels_per_class, bundle.num_classes)
+        if cfg.selection_rounds > 1:  # the first round now, the others during training
+            from tinyssl.select.rounds import round_sizes
+
+            budget = round_sizes(budget, cfg.selection_rounds)[0]
+        return selection_split(bundle, cfg.selection, budget, features, cfg.val_per_class,
+                               cfg.seed)
+    return make_split(bundle, bundle.num_classes, labels=cfg.labels,
+                      labels_per_class=cfg.labels_per_class, val_per_class=cfg.val_per_class,
+                      seed=cfg.seed)

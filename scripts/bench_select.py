@@ -1,0 +1,255 @@
+"""Benchmark: selected labels (`tinyssl select`'s TypiClust) against random labels.
+
+mnist5k (28 px), pbc64 blood cells and malaria cells (32 px) at 1, 2 and 4 labels per class
+(total budget = classes × that), tiny-w2a2, 2 seeds. Two parts:
+
+1. Rules, cheap: every rule's class coverage, selection time and the 1-NN test accuracy of
+   its labels on the selection features (SimCLR, 400 steps, float twin; trained once per data
+   set and seed, then cached — the time is reported).
+2. Training: the labels of `random` and `typiclust` each train tiny-w2a2 — supervised for
+   1,000 steps on every setting and, where the budget allows, UDA (the best from-scratch
+   semi-supervised method at a few labels per class in results/semisup.md) on mnist5k and
+   pbc64 at 1 and 2 per class; supervised also with the budget spent in two rounds
+   (TypiClust, then uncertainty). The runs are one `tinyssl sweep` over `selection` (and
+   `selection_rounds`): the simulated labelling loop the product offers.
+
+    python scripts/bench_select.py [--seeds 0 1] [--workers 2] [--runs runs/bench-select]
+Writes results/select.{md,json}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_semisup import SETTINGS  # noqa: E402  (the same data settings and views)
+
+REPO = Path(__file__).resolve().parents[1]
+DATASETS = {"mnist5k": SETTINGS["mnist5k-4"], "pbc64": SETTINGS["pbc64-4"],
+            "malaria": SETTINGS["malaria-10"]}
+PER_CLASS = (1, 2, 4)
+RULES = ("uniform", "typiclust", "probcover", "kcenter")
+UDA_CELLS = [("mnist5k", 1), ("mnist5k", 2), ("pbc64", 1), ("pbc64", 2)]
+#: Supervised cells also run with the budget spent in two rounds (TypiClust, then the run's
+#: own uncertainty halfway through training): `selection_rounds: 2`.
+ROUNDS_CELLS = [("mnist5k", 2), ("mnist5k", 4), ("pbc64", 2), ("pbc64", 4)]
+#: Training columns: (selection, rounds). "random" is the class-stratified draw every other
+#: benchmark uses (k of each class: it needs the labels); "uniform" is what labelling
+#: randomly drawn images gives a customer.
+ARMS = (("random", 1), ("uniform", 1), ("typiclust", 1), ("typiclust", 2))
+BASE = {"model": "tiny-w2a2", "steps": 1000, "batch_size": 32, "unlabeled_ratio": 3,
+        "eval_every": 50, "val_per_class": 10, "progress": False, "device": "cpu",
+        "selection_features": "simclr", "selection_steps": 400}
+
+
+def features_job(job: tuple[str, int]) -> dict[str, Any]:
+    """Train (or reuse) one data set's selection encoder for a seed, then time and score
+    every rule at every budget on it. One process per job (one thread each)."""
+    import torch
+
+    from tinyssl.data import load_dataset
+    from tinyssl.data.cache import tinyssl_home
+    from tinyssl.data.splits import draw_validation
+    from tinyssl.probe import knn_accuracy
+    from tinyssl.select import select, train_features
+    from tinyssl.select.embed import run_features, simclr_encoder
+
+    torch.set_num_threads(1)
+    name, seed = job
+    s = DATASETS[name]
+    bundle = load_dataset(s["data"], image_size=s["image_size"])
+    kw = dict(data=s["data"], image_size=s["image_size"], resize="squash",
+              model=BASE["model"], steps=BASE["selection_steps"], seed=seed,
+              cache=tinyssl_home() / "encoders", device="cpu", progress=False)
+    features = train_features("simclr", bundle, **kw)
+    run = simclr_encoder(bundle, s["data"], s["image_size"], "squash", "tiny-float",
+                         BASE["selection_steps"], seed, kw["cache"], "cpu", False)
+    start = time.perf_counter()
+    run_features(run, bundle, torch.device("cpu"))
+    embed_s = time.perf_counter() - start
+    encoder_s = json.loads((run / "summary.json").read_text())["train_time_s"]
+    test_bundle = type(bundle)(bundle.name, bundle.classes, bundle.test, bundle.test)
+    test_features = run_features(run, test_bundle, torch.device("cpu"))[0]
+    val = draw_validation(bundle.train.y, bundle.classes, BASE["val_per_class"], seed)
+    pool = np.setdiff1d(np.arange(len(bundle.train)), val)  # as selection_split does
+    rows = []
+    for k in PER_CLASS:
+        for rule in RULES:
+            t = time.perf_counter()
+            picks = select(rule, features[pool], k * bundle.num_classes, seed=seed,
+                           num_classes=bundle.num_classes)
+            took = time.perf_counter() - t
+            idx = pool[picks.index]
+            y = bundle.train.y[idx]
+            rows.append({"data": name, "seed": seed, "per_class": k, "rule": rule,
+                         "select_s": took, "classes_covered": int(len(np.unique(y))),
+                         "classes": bundle.num_classes,
+                         "knn1_acc": knn_accuracy(features[idx], y, test_features,
+                                                  bundle.test.y, k=1)})
+    return {"data": name, "seed": seed, "encoder_s": encoder_s, "embed_s": embed_s,
+            "rows": rows}
+
+
+def sweep_yaml(seeds: list[int], root: Path) -> Path:
+    runs = []
+    for name, s in DATASETS.items():
+        views = {k: v for k, v in s.get("method_options", {}).items()
+                 if k != "randaugment_policy"}
+        for k in PER_CLASS:
+            cell = {"data": s["data"], "image_size": s["image_size"], "labels_per_class": k,
+                    "name": f"{name}-{k}.supervised"}
+            sup = {**cell, "method": "supervised", "method_options": views}
+            runs += [{**sup, "selection": sel} for sel in ("random", "typiclust", "uniform")]
+            if (name, k) in ROUNDS_CELLS:
+                runs.append({**sup, "selection": "typiclust", "selection_rounds": 2})
+            if (name, k) in UDA_CELLS:
+                uda = {**cell, "name": f"{name}-{k}.uda", "method": "uda",
+                       "method_options": dict(s.get("method_options", {}))}
+                runs += [{**uda, "selection": sel}
+                         for sel in ("random", "typiclust", "uniform")]
+    # `selection` last in each run and `seed` in the grid: a cell's directory name lists
+    # its fields in this order, so reruns find the finished cells
+    config = {"name": "bench-select", "base": BASE, "runs": runs, "grid": {"seed": seeds}}
+    path = root / "sweep.yaml"
+    root.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def pct(values: list[float]) -> str:
+    m, s = mean_std(values)
+    return f"{100 * m:.1f} ± {100 * s:.1f}"
+
+
+def _pct_of(values: dict[tuple[str, int], list[float]], arm: tuple[str, int]) -> str:
+    return pct(values[arm]) if arm in values else "–"
+
+
+def _mean_of(values: dict[tuple[str, int], list[int]], arm: tuple[str, int]) -> str:
+    return f"{statistics.mean(values[arm]):.1f}" if arm in values else "–"
+
+
+def training_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+    from tinyssl.data.types import Split
+
+    out, lines = [], []
+    labels_of: dict[str, np.ndarray] = {}
+    for cell_name in dict.fromkeys(r["name"] for r in rows):
+        data_name, rest = cell_name.split("-", 1)
+        k, method = rest.split(".")
+        by = {arm: [r for r in rows if r["name"] == cell_name and r["selection"] == arm[0]
+                    and r.get("selection_rounds", 1) in (arm[1], None)] for arm in ARMS}
+        by = {arm: rs for arm, rs in by.items() if rs}
+        if ("typiclust", 1) not in by:
+            continue
+        if data_name not in labels_of:
+            from tinyssl.data import load_dataset
+
+            s = DATASETS[data_name]
+            labels_of[data_name] = load_dataset(s["data"], image_size=s["image_size"]).train.y
+        cover = {arm: [len(np.unique(labels_of[data_name][Split.load(
+            Path(r["run"]) / "split.npz").labeled])) for r in rs] for arm, rs in by.items()}
+        acc = {arm: [r["test_acc"] for r in rs] for arm, rs in by.items()}
+        mean = {arm: statistics.mean(v) for arm, v in acc.items()}
+        typi = ("typiclust", 1)
+        gain = {base: mean[typi] - mean[(base, 1)] for base in ("random", "uniform")
+                if (base, 1) in mean}
+        out.append({"data": data_name, "per_class": int(k), "method": method,
+                    "labels": by[typi][0]["labels"], "gain": gain,
+                    "acc": {f"{a}x{r}": v for (a, r), v in acc.items()},
+                    "coverage": {f"{a}x{r}": v for (a, r), v in cover.items()}})
+
+        gains = [f"{100 * gain[b]:+.1f}" if b in gain else "–" for b in ("uniform", "random")]
+        lines.append("| " + " | ".join([
+            data_name, k, method, str(by[typi][0]["labels"]), _pct_of(acc, ("random", 1)),
+            _pct_of(acc, ("uniform", 1)), f"**{_pct_of(acc, typi)}**", *gains,
+            _pct_of(acc, ("typiclust", 2)), _mean_of(cover, ("uniform", 1)),
+            _mean_of(cover, typi)]) + " |")
+    return lines, out
+
+
+def markdown(features: list[dict[str, Any]], table: list[str], trained: list[dict[str, Any]],
+             command: str) -> str:
+    rule_rows = [r for f in features for r in f["rows"]]
+    lines = [
+        "# Label selection benchmark (`tinyssl select`)", "",
+        f"`{command}` on CPU (2 cores). tinyssl's selection encoder: SimCLR, "
+        f"{BASE['selection_steps']} steps, on the student family's float twin (tiny-float), "
+        "trained once per data set and seed and cached. Every training run is tiny-w2a2, "
+        f"{BASE['steps']} steps, labelled batch {BASE['batch_size']}, "
+        f"{BASE['val_per_class']} validation images per class (drawn before the selection; "
+        "their labels are the simulated oracle's). Test accuracy in %, mean ± std over seeds.",
+        "", "## Training on random vs selected (TypiClust) labels", "",
+        "| data | labels/class | method | labels | stratified random | uniform random | "
+        "TypiClust | gain vs uniform | gain vs stratified | TypiClust + uncertainty, 2 rounds "
+        "| classes covered, uniform | classes covered, TypiClust |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |", *table, "",
+        "Stratified random is the draw every other benchmark uses (the same number of labels "
+        "in every class: it needs the labels the customer does not have yet); uniform random "
+        "is labelling images drawn at random, what a customer gets without a selection.",
+        "Two rounds: half the budget by TypiClust before training, the other half by the "
+        "run's own uncertainty (margin, one pick per k-means cluster of the 10× least "
+        "certain) after half the steps; same total labels. Classes covered: how many classes "
+        "the first-round labels include (of all classes).", "",
+        "## Every rule: class coverage, 1-NN accuracy on the features, selection time", "",
+        "| data | labels/class | rule | classes covered | 1-NN test acc | selection s |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name in DATASETS:
+        for k in PER_CLASS:
+            for rule in RULES:
+                rs = [r for r in rule_rows if (r["data"], r["per_class"], r["rule"]) ==
+                      (name, k, rule)]
+                if rs:
+                    lines.append(
+                        f"| {name} | {k} | {rule} | "
+                        f"{statistics.mean(r['classes_covered'] for r in rs):.1f} of "
+                        f"{rs[0]['classes']} | {pct([r['knn1_acc'] for r in rs])} | "
+                        f"{statistics.mean(r['select_s'] for r in rs):.2f} |")
+    lines += ["", "Selection features, per data set and seed (one thread): SimCLR training "
+              "time, then embedding every training image — " + ", ".join(
+                  f"{f['data']} s{f['seed']} {f['encoder_s']:.0f} s + {f['embed_s']:.1f} s"
+                  for f in features) + ". A cached encoder costs only the embedding."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--runs", type=Path, default=REPO / "runs" / "bench-select")
+    ap.add_argument("--out", type=Path, default=REPO / "results")
+    args = ap.parse_args()
+    from tinyssl.sweep import collect_rows, run_sweep_workers
+
+    jobs = [(name, seed) for name in DATASETS for seed in args.seeds]
+    with mp.get_context("spawn").Pool(args.workers) as pool:
+        features = pool.map(features_job, jobs)
+    config = sweep_yaml(args.seeds, args.runs)
+    run_sweep_workers(config, args.runs, workers=args.workers)
+    rows = collect_rows(config, args.runs)
+    table, trained = training_table(rows)
+    command = "python scripts/bench_select.py " + " ".join(sys.argv[1:])
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "select.json").write_text(json.dumps(
+        {"features": features, "training": trained, "base": BASE}, indent=2, default=float))
+    (args.out / "select.md").write_text(markdown(features, table, trained, command.strip()))
+    print((args.out / "select.md").read_text())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""Labels files: the CSV `tinyssl select` writes, after a person filled in the labels.
+
+Columns: `file` (the name inside the folder or archive, as `select` wrote it) or `index`
+(position in the training set, for array sources), and optionally `label` (a class name).
+With labels, those labels are used; without (an empty column), the source's own labels of
+the listed images are (the simulated labelling loop on an already labelled data set).
+Other columns (cluster, score, …) are ignored.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from tinyssl.data.types import DataBundle, DataError
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """The CSV's rows (keys and values stripped), or one sentence saying what is wrong."""
+    if not path.is_file():
+        raise DataError(f"labels file {path} does not exist.")
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            rows = list(reader)
+            fields = [c.strip() for c in reader.fieldnames or []]
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise DataError(f"{path}: cannot be read as a CSV file ({e}).") from None
+    if not rows:
+        raise DataError(f"{path}: no rows; a labels file lists at least one image.")
+    if "file" not in fields and "index" not in fields:
+        raise DataError(f"{path}: needs a 'file' or an 'index' column (found "
+                        f"{', '.join(fields) or 'none'}).")
+    return [{k.strip(): (v or "").strip() for k, v in r.items() if k} for r in rows]
+
+
+def _indices(path: Path, rows: list[dict[str, str]], bundle: DataBundle) -> np.ndarray:
+    n = len(bundle.train)
+    if "file" in rows[0] and any(r["file"] for r in rows):
+        names = bundle.train.names
+        if names is None:
+            raise DataError(f"{path}: {bundle.name} has no file names; list images by 'index'.")
+        where = {str(name): i for i, name in enumerate(names)}
+        unknown = [r["file"] for r in rows if r["file"] not in where]
+        spare = bundle.unlabeled.names if bundle.unlabeled is not None else None
+        if spare is not None and set(unknown) & set(map(str, spare)):
+            raise DataError(f"{path}: lists images that are unlabelled in {bundle.name} (no "
+                            "class folder), e.g. "
+                            f"{next(u for u in unknown if u in set(map(str, spare)))!r}; "
+                            "`tinyssl data arrange` copies them into class folders to train on.")
+        if unknown:
+            raise DataError(f"{path}: {len(unknown)} file(s) are not training images of "
+                            f"{bundle.name}, e.g. {', '.join(map(repr, unknown[:3]))}.")
+        return np.array([where[r["file"]] for r in rows], dtype=np.int64)
+    try:
+        idx = np.array([int(r["index"]) for r in rows], dtype=np.int64)
+    except (KeyError, ValueError):
+        raise DataError(f"{path}: every 'index' must be a whole number.") from None
+    if ((idx < 0) | (idx >= n)).any():
+        raise DataError(f"{path}: index {int(idx[(idx < 0) | (idx >= n)][0])} is outside the "
+                        f"training set (0 to {n - 1}).")
+    return idx
+
+
+def read_labels_file(path: Path | str, bundle: DataBundle
+                     ) -> tuple[np.ndarray, np.ndarray | None]:
+    """(training-set indices, labels or None) of the images a labels file lists."""
+    path = Path(path)
+    rows = read_rows(path)
+    idx = _indices(path, rows, bundle)
+    if len(np.unique(idx)) < len(idx):
+        raise DataError(f"{path}: lists the same image more than once.")
+    given = [r.get("label", "") for r in rows]
+    if not any(given):
+        return idx, None
+    if missing := sum(not g for g in given):
+        raise DataError(f"{path}: {missing} row(s) have no label; label every listed image or "
+                        "none (then the source's labels are used).")
+    classes = {c: i for i, c in enumerate(bundle.classes)}
+    if unknown := sorted({g for g in given if g not in classes}):
+        raise DataError(f"{path}: unknown class(es) {', '.join(map(repr, unknown[:5]))}; the "
+                        f"classes are {', '.join(bundle.classes)}.")
+    return idx, np.array([classes[g] for g in given], dtype=np.int64)

@@ -1,0 +1,82 @@
+"""Which images should be labelled: `tinyssl select` and the simulated labelling loop.
+
+    features (embed.py) → rule (rules.py) → picks → CSV + contact sheet (sheet.py)
+
+Training uses a selection two ways: `--labels-file CSV` (the list a person labelled), or
+`selection: typiclust` in the config, which picks the labelled images inside the run (the
+oracle reveals their labels: the simulated loop a sweep grids over).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tinyssl.data.types import DataBundle, DataError, ImageSet, Split
+from tinyssl.select.rules import COLD_RULES, NEXT_RULES, RULES, Picks, select
+
+FEATURES = ("simclr", "pixels")  # or a run directory
+
+__all__ = ["COLD_RULES", "FEATURES", "NEXT_RULES", "RULES", "Picks", "budget_of", "pool_of",
+           "select", "selection_split", "train_features"]
+
+
+def pool_of(bundle: DataBundle) -> DataBundle:
+    """The bundle with the source's unlabelled images appended to `train` (label -1): every
+    image a person could be asked to label, in the order the trainer's pool uses."""
+    if bundle.unlabeled is None or not len(bundle.unlabeled):
+        return bundle
+    t, u = bundle.train, bundle.unlabeled
+    names = None
+    if t.names is not None and u.names is not None:
+        names = np.concatenate([t.names, u.names])
+    pool = ImageSet(np.concatenate([t.x, u.x]),
+                    np.concatenate([t.y, np.full(len(u), -1, dtype=np.int64)]), names)
+    return DataBundle(bundle.name, bundle.classes, pool, bundle.test)
+
+
+def budget_of(labels: int | None, labels_per_class: int | None, num_classes: int) -> int:
+    """Total images to select: `labels`, or `labels_per_class` × classes."""
+    if (labels is None) == (labels_per_class is None):
+        raise DataError("a selection needs exactly one of labels (total) or labels_per_class.")
+    return labels if labels is not None else labels_per_class * num_classes  # type: ignore[operator]
+
+
+def train_features(features: str, bundle: DataBundle, *, data: str, image_size: int | None,
+                   resize: str, model: str, steps: int, seed: int, cache: Path,
+                   device: str = "auto", progress: bool = True) -> np.ndarray:
+    """Features of every image of `bundle.train` from `features`: "pixels", "simclr" (trained
+    on the spot on the source's whole pool, cached), or a run directory whose encoder to
+    use. Leaves the global random state as it found it, so a run's own initialisation does
+    not depend on how it selected."""
+    from tinyssl.select.embed import pixel_features, run_features, simclr_encoder
+    from tinyssl.train.device import pick_device
+    from tinyssl.train.setup import rng_state, set_rng_state
+
+    if features == "pixels":
+        return pixel_features(bundle.train.x, seed)
+    state = rng_state()
+    try:
+        if features == "simclr":
+            from tinyssl.models import family_of
+
+            run = simclr_encoder(bundle, data, image_size, resize, f"{family_of(model)}-float",
+                                 steps, seed, cache, device, progress)
+        else:
+            run = Path(features)
+        return run_features(run, bundle, pick_device(device))[0]
+    finally:
+        set_rng_state(state)
+
+
+def selection_split(bundle: DataBundle, rule: str, budget: int, features: np.ndarray,
+                    val_per_class: int, seed: int) -> Split:
+    """The simulated loop's split: validation drawn first (seeded, per class), then `budget`
+    labelled images picked by `rule` from the rest; everything else is unlabelled."""
+    from tinyssl.data.splits import draw_validation, split_around
+
+    val = draw_validation(bundle.train.y, bundle.classes, val_per_class, seed)
+    pool = np.setdiff1d(np.arange(len(bundle.train)), val)
+    picks = select(rule, features[pool], budget, seed=seed, num_classes=bundle.num_classes)
+    return split_around(len(bundle.train), pool[picks.index], val, rule)

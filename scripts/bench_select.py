@@ -1,7 +1,7 @@
 """Benchmark: selected labels (`tinyssl select`'s TypiClust) against random labels.
 
 mnist5k (28 px), pbc64 blood cells and malaria cells (32 px) at 1, 2 and 4 labels per class
-(total budget = classes × that), tiny-w2a2, 2 seeds. Two parts:
+(total budget = classes × that), tiny-w2a2, 3 seeds. Two parts:
 
 1. Rules, cheap: every rule's class coverage, selection time and the 1-NN test accuracy of
    its labels on the selection features (SimCLR, 400 steps, float twin; trained once per data
@@ -13,7 +13,7 @@ mnist5k (28 px), pbc64 blood cells and malaria cells (32 px) at 1, 2 and 4 label
    (TypiClust, then uncertainty). The runs are one `tinyssl sweep` over `selection` (and
    `selection_rounds`): the simulated labelling loop the product offers.
 
-    python scripts/bench_select.py [--seeds 0 1] [--workers 2] [--runs runs/bench-select]
+    python scripts/bench_select.py [--seeds 0 1 2] [--workers 2] [--runs runs/bench-select]
 Writes results/select.{md,json}.
 """
 
@@ -229,7 +229,7 @@ def markdown(features: list[dict[str, Any]], table: list[str], trained: list[dic
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--runs", type=Path, default=REPO / "runs" / "bench-select")
     ap.add_argument("--out", type=Path, default=REPO / "results")

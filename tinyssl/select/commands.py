@@ -75,6 +75,8 @@ def select_command(data: str, budget: int | None, per_class: int | None, rule: s
     from tinyssl.select.sheet import contact_sheet, selection_csv
     from tinyssl.train.device import pick_device, set_threads
 
+    if (budget is None) == (per_class is None):
+        raise click.UsageError("give --budget N (images in all) or --per-class K, one of them.")
     if out.exists() and not force:
         raise click.UsageError(f"{out} exists (it may hold labels typed in); choose another "
                                "--out or add --force.")

@@ -60,22 +60,21 @@ def features_job(job: tuple[str, int]) -> dict[str, Any]:
     from tinyssl.data import load_dataset
     from tinyssl.data.cache import tinyssl_home
     from tinyssl.data.splits import draw_validation
+    from tinyssl.models import family_of
     from tinyssl.probe import knn_accuracy
-    from tinyssl.select import select, train_features
+    from tinyssl.select import select
     from tinyssl.select.embed import run_features, simclr_encoder
 
     torch.set_num_threads(1)
     name, seed = job
     s = DATASETS[name]
     bundle = load_dataset(s["data"], image_size=s["image_size"])
-    kw = dict(data=s["data"], image_size=s["image_size"], resize="squash",
-              model=BASE["model"], steps=BASE["selection_steps"], seed=seed,
-              cache=tinyssl_home() / "encoders", device="cpu", progress=False)
-    features = train_features("simclr", bundle, **kw)
-    run = simclr_encoder(bundle, s["data"], s["image_size"], "squash", "tiny-float",
-                         BASE["selection_steps"], seed, kw["cache"], "cpu", False)
+    # the encoder a run with `selection: typiclust` trains (or finds cached) for these settings
+    run = simclr_encoder(bundle, s["data"], s["image_size"], "squash",
+                         f"{family_of(BASE['model'])}-float", BASE["selection_steps"], seed,
+                         tinyssl_home() / "encoders", "cpu", False)
     start = time.perf_counter()
-    run_features(run, bundle, torch.device("cpu"))
+    features = run_features(run, bundle, torch.device("cpu"))[0]
     embed_s = time.perf_counter() - start
     encoder_s = json.loads((run / "summary.json").read_text())["train_time_s"]
     test_bundle = type(bundle)(bundle.name, bundle.classes, bundle.test, bundle.test)

@@ -235,11 +235,11 @@ def test_simclr_features_are_trained_once_and_reused(tmp_path: Path) -> None:
     train = ImageSet(bundle.train.x[:200], bundle.train.y[:200])
     small = DataBundle("digits", bundle.classes, train, bundle.test)
     kwargs = dict(data="digits", image_size=16, resize="squash", model="tiny-w2a2", steps=3,
-                  seed=0, cache=tmp_path / "enc", progress=False)
+                  seed=0, cache_dir=tmp_path / "enc", progress=False)
     first = train_features("simclr", small, **kwargs)
     second = train_features("simclr", small, **kwargs)
     assert first.shape[0] == 200 and np.allclose(first, second)
-    assert len(list((tmp_path / "enc").glob("*/*/summary.json"))) == 1
+    assert len(list((tmp_path / "enc" / "encoders").glob("*/*/summary.json"))) == 1
 
 
 def test_unlabelled_folder_select_arrange_train(tmp_path: Path) -> None:

@@ -45,11 +45,11 @@ def _indices(path: Path, rows: list[dict[str, str]], bundle: DataBundle) -> np.n
         where = {str(name): i for i, name in enumerate(names)}
         unknown = [r["file"] for r in rows if r["file"] not in where]
         spare = bundle.unlabeled.names if bundle.unlabeled is not None else None
-        if spare is not None and set(unknown) & set(map(str, spare)):
+        unlabelled = set(map(str, spare)) if spare is not None else set()
+        if in_spare := [u for u in unknown if u in unlabelled]:
             raise DataError(f"{path}: lists images that are unlabelled in {bundle.name} (no "
-                            "class folder), e.g. "
-                            f"{next(u for u in unknown if u in set(map(str, spare)))!r}; "
-                            "`tinyssl data arrange` copies them into class folders to train on.")
+                            f"class folder), e.g. {in_spare[0]!r}; `tinyssl data arrange` "
+                            "copies them into class folders to train on.")
         if unknown:
             raise DataError(f"{path}: {len(unknown)} file(s) are not training images of "
                             f"{bundle.name}, e.g. {', '.join(map(repr, unknown[:3]))}.")

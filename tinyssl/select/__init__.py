@@ -44,12 +44,15 @@ def budget_of(labels: int | None, labels_per_class: int | None, num_classes: int
 
 
 def train_features(features: str, bundle: DataBundle, *, data: str, image_size: int | None,
-                   resize: str, model: str, steps: int, seed: int, cache: Path,
-                   device: str = "auto", progress: bool = True) -> np.ndarray:
+                   resize: str, model: str, steps: int, seed: int,
+                   cache_dir: Path | None = None, device: str = "auto",
+                   progress: bool = True) -> np.ndarray:
     """Features of every image of `bundle.train` from `features`: "pixels", "simclr" (trained
     on the spot on the source's whole pool, cached), or a run directory whose encoder to
     use. Leaves the global random state as it found it, so a run's own initialisation does
-    not depend on how it selected."""
+    not depend on how it selected. SimCLR encoders live under `cache_dir` (default
+    ~/.cache/tinyssl) in `encoders/`."""
+    from tinyssl.data.cache import tinyssl_home
     from tinyssl.select.embed import pixel_features, run_features, simclr_encoder
     from tinyssl.train.device import pick_device
     from tinyssl.train.setup import rng_state, set_rng_state
@@ -62,7 +65,8 @@ def train_features(features: str, bundle: DataBundle, *, data: str, image_size: 
             from tinyssl.models import family_of
 
             run = simclr_encoder(bundle, data, image_size, resize, f"{family_of(model)}-float",
-                                 steps, seed, cache, device, progress)
+                                 steps, seed, (cache_dir or tinyssl_home()) / "encoders",
+                                 device, progress)
         else:
             run = Path(features)
         return run_features(run, bundle, pick_device(device))[0]

@@ -69,7 +69,6 @@ def select_command(data: str, budget: int | None, per_class: int | None, rule: s
     import yaml
 
     from tinyssl.data import load_dataset
-    from tinyssl.data.cache import tinyssl_home
     from tinyssl.select import budget_of, pool_of, select, train_features
     from tinyssl.select.embed import run_features, run_is_classifier
     from tinyssl.select.sheet import contact_sheet, selection_csv
@@ -107,7 +106,7 @@ def select_command(data: str, budget: int | None, per_class: int | None, rule: s
     else:
         feats = train_features(features, bundle, data=data, image_size=image_size,
                                resize=resize or "squash", model=model, steps=encoder_steps,
-                               seed=seed, cache=tinyssl_home() / "encoders", device=device)
+                               seed=seed, device=device)
     embed_s = time.perf_counter() - start
     picks = select(rule, feats, n, labeled=labeled, seed=seed, probs=probs,
                    num_classes=bundle.num_classes)

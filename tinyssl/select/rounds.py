@@ -38,19 +38,16 @@ class LabellingRounds:
 
     @torch.no_grad()
     def pick(self, net: torch.nn.Module, pool_x: torch.Tensor, unlabeled: np.ndarray,
-             labeled: np.ndarray, k: int) -> np.ndarray:
+             k: int) -> np.ndarray:
         """Positions into `unlabeled` of round k's images: the least certain, spread out."""
         from tinyssl.probe import encoder_features
         from tinyssl.train.evaluate import predict_probs
 
-        candidates = np.concatenate([labeled, unlabeled])  # labelled ones excluded by `select`
-        x = pool_x[torch.as_tensor(candidates, device=pool_x.device)]
+        x = pool_x[torch.as_tensor(unlabeled, device=pool_x.device)]
         features = encoder_features(net.encoder, x)
         probs = predict_probs(net, x).cpu().numpy()
         size = min(self.sizes[k], len(unlabeled))  # a small pool may run out
-        picks = select("uncertain", features, size, labeled=np.arange(len(labeled)),
-                       seed=self.seed + k, probs=probs)
-        return picks.index - len(labeled)
+        return select("uncertain", features, size, seed=self.seed + k, probs=probs).index
 
     def event(self, step: int, k: int, true_labels: np.ndarray, classes: int) -> dict[str, Any]:
         counts = np.bincount(true_labels, minlength=classes)

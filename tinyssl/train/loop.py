@@ -435,7 +435,7 @@ class Trainer:
         known = np.flatnonzero(self.pool_y[self.unlabeled_idx] >= 0)
         if self.dist.main and len(known):
             positions = known[self.rounds.pick(self.eval_net, self.pool_x,
-                                               self.unlabeled_idx[known], self.labeled_idx, k)]
+                                               self.unlabeled_idx[known], k)]
         positions = self.dist.broadcast(positions)
         if positions is None:
             return

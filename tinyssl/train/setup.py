@@ -126,7 +126,6 @@ def _new_split(cfg: TrainConfig, bundle: DataBundle, cache: Path | None) -> Spli
                               exclude=labeled)
         return split_around(len(bundle.train), labeled, val, "labels-file", labels)
     if cfg.selection != "random":
-        from tinyssl.data.cache import tinyssl_home
         from tinyssl.select import budget_of, pool_of, selection_split, train_features
 
         if cfg.selection == "uniform":  # a uniform draw looks at no features
@@ -135,8 +134,7 @@ def _new_split(cfg: TrainConfig, bundle: DataBundle, cache: Path | None) -> Spli
             features = train_features(
                 cfg.selection_features, pool_of(bundle), data=cfg.data,
                 image_size=cfg.image_size, resize=cfg.resize, model=cfg.model,
-                steps=cfg.selection_steps, seed=cfg.seed,
-                cache=(cache or tinyssl_home()) / "encoders", device=cfg.device,
+                steps=cfg.selection_steps, seed=cfg.seed, cache_dir=cache, device=cfg.device,
                 progress=cfg.progress)[:len(bundle.train)]
         budget = budget_of(cfg.labels, cfg.labels_per_class, bundle.num_classes)
         if cfg.selection_rounds > 1:  # the first round now, the others during training

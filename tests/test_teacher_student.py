@@ -223,3 +223,18 @@ def test_fit_refuses_bad_requests(tmp_path: Path) -> None:
     assert float_student.exit_code == 2 and "quantized student" in float_student.output
     no_budget = runner.invoke(main, ["fit", "--runs", str(tmp_path)])
     assert no_budget.exit_code == 2 and "few labels" in no_budget.output
+
+
+def test_fit_fine_tunes_from_the_teacher_at_a_lower_rate(tmp_path: Path) -> None:
+    """The stages that start from the float twin train at student_lr (0.1 by default); the
+    baseline and the teacher keep their presets' rates, and a student that cannot start from
+    a different-family teacher trains from scratch at its preset's rate."""
+    from tinyssl.fit import FitConfig, plan
+
+    lr = {s.name: s.train.lr for s in plan(FitConfig.load(None, {"labels": 20}), tmp_path, 500)}
+    assert lr["float_init"] == lr["student"] == 0.1
+    assert lr["baseline"] == 0.3 and lr["teacher"] == 0.03
+    other = FitConfig.load(None, {"labels": 20, "teacher_model": "resnet18", "student_lr": 0.05})
+    stages = {s.name: s.train for s in plan(other, tmp_path, 500)}
+    assert "float_init" not in stages and stages["student"].lr == 0.3
+    assert stages["student"].init is None

@@ -62,7 +62,10 @@ class FitConfig:
     unlabeled_ratio: float = 3.0
     teacher_method: str = "fixmatch"  # measured best for float twins: see docs/training.md
     temperature: float = 2.0
-    student_lr: float | None = None  # stages that start from the teacher; None: model default
+    # Stages that start from the float teacher fine-tune, so they take a third of the
+    # quantized presets' from-scratch 0.3 (pbc64-25 student: 74.9 % at 0.3, results/fit-1k.md;
+    # 77.5 % at 0.1, results/fit-lr01.md, same teachers); None: the model's default.
+    student_lr: float | None = 0.1
     method_options: dict[str, Any] = field(default_factory=dict)  # flip, strong-view options
     baseline: bool = True
     float_init_ablation: bool = True

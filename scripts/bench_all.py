@@ -18,16 +18,18 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-#: benchmark script → the results file it writes
-BENCHMARKS = {
-    "bench_cli.py": "cli.md",
-    "bench_data.py": "data_load.md",
-    "bench_semisup.py": "semisup.md",
-    "bench_ssl.py": "ssl.md",
-    "bench_inference.py": "inference.md",
-    "bench_finn_estimates.py": "finn_estimates.md",
-    "bench_fit.py": "fit.md",
-}
+#: (benchmark script, its arguments, the results file it writes)
+BENCHMARKS = [
+    ("bench_cli.py", [], "cli.md"),
+    ("bench_data.py", [], "data_load.md"),
+    ("bench_semisup.py", [], "semisup.md"),
+    ("bench_ssl.py", [], "ssl.md"),
+    ("bench_inference.py", [], "inference.md"),
+    ("bench_finn_estimates.py", [], "finn_estimates.md"),
+    ("bench_fit.py", [], "fit.md"),
+    ("bench_select.py", [], "select.md"),
+    ("bench_select.py", ["--fit", "--seeds", "0", "1"], "select-fit.md"),
+]
 
 
 def main() -> int:
@@ -39,14 +41,14 @@ def main() -> int:
                f"{torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU'}")
     parts = [f"# tinyssl benchmarks\n\n{time.strftime('%Y-%m-%d %H:%M')} on {machine}\n"]
     failed = []
-    for script, result in BENCHMARKS.items():
+    for script, script_args, result in BENCHMARKS:
         if args.only and script not in args.only:
             continue
-        cmd = [sys.executable, str(ROOT / "scripts" / script)]
+        cmd = [sys.executable, str(ROOT / "scripts" / script), *script_args]
         print("$", " ".join(cmd), flush=True)
         start = time.time()
         if subprocess.run(cmd, cwd=ROOT).returncode != 0:
-            failed.append(script)
+            failed.append(" ".join([script, *script_args]))
             continue
         text = (ROOT / "results" / result).read_text()
         parts.append(f"<!-- {script}: {time.time() - start:.0f} s -->\n{text}\n")

@@ -12,9 +12,13 @@ mnist5k (28 px), pbc64 blood cells and malaria cells (32 px) at 1, 2 and 4 label
    pbc64 at 1 and 2 per class; supervised also with the budget spent in two rounds
    (TypiClust, then uncertainty). The runs are one `tinyssl sweep` over `selection` (and
    `selection_rounds`): the simulated labelling loop the product offers.
+3. With `--fit`: uniform random and TypiClust labels through the teacher → student recipe
+   (`tinyssl fit`, the best training method we have: FixMatch float teacher, distilled
+   quantized student), instead of parts 1 and 2.
 
     python scripts/bench_select.py [--seeds 0 1 2] [--workers 2] [--runs runs/bench-select]
-Writes results/select.{md,json}.
+    python scripts/bench_select.py --fit [--seeds 0 1] [--fit-cells pbc64-1 pbc64-2 ...]
+Writes results/select.{md,json} (with --fit: results/select-fit.{md,json}).
 """
 
 from __future__ import annotations
@@ -226,13 +230,117 @@ def markdown(features: list[dict[str, Any]], table: list[str], trained: list[dic
     return "\n".join(lines) + "\n"
 
 
+#: --fit: student steps and teacher scale (bench_fit's recipe at the supervised part's 1,000
+#: steps), and the two arms compared.
+FIT = {"steps": 1000, "teacher_scale": 1.5, "student_lr": 0.1, "batch_size": 32}
+FIT_ARMS = ("uniform", "typiclust")
+FIT_CELLS = tuple(f"{name}-{k}" for name in DATASETS for k in PER_CLASS)
+
+
+def fit_jobs(cells: list[str], seeds: list[int], root: Path) -> list[tuple[Any, ...]]:
+    jobs = []
+    for cell in cells:
+        name, k = cell.rsplit("-", 1)
+        s = DATASETS[name]
+        for arm in FIT_ARMS:
+            for seed in seeds:
+                options = {"data": s["data"], "image_size": s["image_size"],
+                           "labels_per_class": int(k), "selection": arm,
+                           "method_options": s.get("method_options", {}),
+                           "model": BASE["model"], "baseline": False,
+                           "float_init_ablation": False, "hardware": False,
+                           "progress": False, "device": "cpu", "seed": seed, **FIT}
+                jobs.append((f"{cell}.{arm}", seed, options, str(root), 1))
+    return jobs
+
+
+def fit_markdown(results: dict[str, dict[str, list[float]]], command: str) -> str:
+    lines = ["# Label selection through the teacher → student recipe (`tinyssl fit`)", "",
+             f"`{command}` on CPU (2 workers × 1 thread). Each fit: the labels picked by the "
+             "arm (uniform random, or TypiClust on the 400-step SimCLR selection encoder of "
+             "results/select.md), a float FixMatch teacher (tiny-float, "
+             f"{FIT['teacher_scale']}× the student's steps), a tiny-w2a2 student initialised "
+             f"from it and distilled for {FIT['steps']} steps (lr {FIT['student_lr']}). Test "
+             "accuracy in %, mean ± std over seeds (per seed in brackets).", "",
+             "| cell | labels | classes covered, uniform / TypiClust | uniform random: teacher "
+             "| TypiClust: teacher | uniform random: student | TypiClust: student | "
+             "student gain |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    gains: dict[str, float] = {}
+    for cell in [c for c in FIT_CELLS if c in results]:
+        r = results[cell]
+        if not all(f"{arm}.{stage}" in r for arm in FIT_ARMS for stage in ("teacher", "student")):
+            continue
+
+        def show(key: str, r: dict[str, Any] = r) -> str:
+            return f"{pct(r[key])} ({', '.join(f'{100 * v:.1f}' for v in r[key])})"
+
+        gain = gains[cell] = (statistics.mean(r["typiclust.student"])
+                              - statistics.mean(r["uniform.student"]))
+        cover = " / ".join(f"{statistics.mean(r[f'{arm}.covered']):.1f}" for arm in FIT_ARMS)
+        lines.append(f"| {cell} | {r['labels']} | {cover} | {show('uniform.teacher')} | "
+                     f"{show('typiclust.teacher')} | {show('uniform.student')} | "
+                     f"**{show('typiclust.student')}** | {100 * gain:+.1f} |")
+    lines.append("")
+    for name in ("mnist5k", "pbc64"):
+        if few := [gains[c] for c in (f"{name}-1", f"{name}-2") if c in gains]:
+            lines.append(f"- {name}, 1 and 2 labels per class: TypiClust's students beat uniform "
+                         f"random labels' by {100 * statistics.mean(few):+.1f} points on average.")
+    if gains:
+        worst = min(gains, key=gains.get)
+        lines.append(f"- Worst cell: {worst}, {100 * gains[worst]:+.1f} points.")
+    return "\n".join(lines) + "\n"
+
+
+def fit_part(args: argparse.Namespace) -> None:
+    from bench_fit import run_one
+
+    jobs = fit_jobs(args.fit_cells, args.seeds, args.runs)
+    with mp.get_context("spawn").Pool(args.workers) as pool:
+        done = pool.map(run_one, jobs, chunksize=1)
+    from tinyssl.data import load_dataset
+    from tinyssl.data.types import Split
+
+    results: dict[str, dict[str, Any]] = {}
+    bundles: dict[str, Any] = {}
+    for name, _seed, fit_dir in done:
+        cell, arm = name.split(".")
+        data_name, k = cell.rsplit("-", 1)
+        if data_name not in bundles:
+            s = DATASETS[data_name]
+            bundles[data_name] = load_dataset(s["data"], image_size=s["image_size"])
+        y = bundles[data_name].train.y
+        report = json.loads((Path(fit_dir) / "fit.json").read_text())
+        r = results.setdefault(cell, {"labels": int(k) * bundles[data_name].num_classes})
+        for stage in report["stages"]:
+            r.setdefault(f"{arm}.{stage['stage']}", []).append(stage["test_acc"])
+        picked = Split.load(Path(fit_dir) / "teacher" / "split.npz").labeled
+        r.setdefault(f"{arm}.covered", []).append(len(np.unique(y[picked])))
+    command = "python scripts/bench_select.py " + " ".join(sys.argv[1:])
+    (args.out / "select-fit.json").write_text(json.dumps(
+        {"fit": FIT, "results": results}, indent=2))
+    (args.out / "select-fit.md").write_text(fit_markdown(results, command.strip()))
+    print((args.out / "select-fit.md").read_text())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--runs", type=Path, default=REPO / "runs" / "bench-select")
     ap.add_argument("--out", type=Path, default=REPO / "results")
+    ap.add_argument("--fit", action="store_true",
+                    help="part 3 only: uniform vs TypiClust labels through `tinyssl fit`")
+    ap.add_argument("--fit-cells", nargs="+", default=list(FIT_CELLS),
+                    help="DATA-K cells for --fit (K labels per class)")
     args = ap.parse_args()
+    if unknown := sorted(set(args.fit_cells) - set(FIT_CELLS)):
+        ap.error(f"unknown --fit-cells {', '.join(unknown)}; known: {', '.join(FIT_CELLS)}")
+    if args.fit:
+        if args.runs == REPO / "runs" / "bench-select":
+            args.runs = REPO / "runs" / "bench-select-fit"
+        args.out.mkdir(parents=True, exist_ok=True)
+        return fit_part(args)
     from tinyssl.sweep import collect_rows, run_sweep_workers
 
     jobs = [(name, seed) for name in DATASETS for seed in args.seeds]

@@ -64,7 +64,8 @@ def select_command(data: str, budget: int | None, per_class: int | None, rule: s
                    threads: int | None) -> None:
     """Pick the images of DATA worth labelling; writes a CSV to fill in and a contact sheet.
 
-    Label the CSV's `label` column (class names), then train with `--labels-file CSV`.
+    Label the CSV's `label` column (class names), then train with `--labels-file CSV`:
+    `tinyssl fit` turns selected labels into the largest gains (results/select-fit.md).
     """
     import yaml
 
@@ -121,6 +122,8 @@ def select_command(data: str, budget: int | None, per_class: int | None, rule: s
             else "")
     click.echo(f"picked {len(picks.index)} image(s) by {rule} ({embed_s:.1f} s features, "
                f"{select_s:.1f} s selection){span}.")
-    then = (f"`tinyssl train --data {data} --labels-file {out} …`" if (known >= 0).all() else
+    # fit, not train: its semi-supervised teacher is where typical picks pay off (on cells
+    # from-scratch training gained nothing from them; results/select.md, select-fit.md)
+    then = (f"`tinyssl fit --data {data} --labels-file {out} …`" if (known >= 0).all() else
             f"`tinyssl data arrange {out} --data {data} --out DIR` (class folders to train on)")
     click.echo(f"wrote {out} and {sheet}: fill in the label column, then {then}.")

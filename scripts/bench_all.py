@@ -44,14 +44,15 @@ def main() -> int:
     for script, script_args, result in BENCHMARKS:
         if args.only and script not in args.only:
             continue
+        name = " ".join([script, *script_args])
         cmd = [sys.executable, str(ROOT / "scripts" / script), *script_args]
         print("$", " ".join(cmd), flush=True)
         start = time.time()
         if subprocess.run(cmd, cwd=ROOT).returncode != 0:
-            failed.append(" ".join([script, *script_args]))
+            failed.append(name)
             continue
         text = (ROOT / "results" / result).read_text()
-        parts.append(f"<!-- {script}: {time.time() - start:.0f} s -->\n{text}\n")
+        parts.append(f"<!-- {name}: {time.time() - start:.0f} s -->\n{text}\n")
     (ROOT / "results" / "ALL.md").write_text("\n".join(parts))
     print(f"wrote results/ALL.md; failed: {failed or 'none'}")
     return 1 if failed else 0

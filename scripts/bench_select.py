@@ -24,6 +24,7 @@ Writes results/select.{md,json} (with --fit: results/select-fit.{md,json}).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import multiprocessing as mp
 import statistics
@@ -61,7 +62,6 @@ def features_job(job: tuple[str, int]) -> dict[str, Any]:
     every rule at every budget on it. One process per job (one thread each)."""
     import torch
 
-    from tinyssl.data import load_dataset
     from tinyssl.data.cache import tinyssl_home
     from tinyssl.data.splits import draw_validation
     from tinyssl.models import family_of
@@ -72,7 +72,7 @@ def features_job(job: tuple[str, int]) -> dict[str, Any]:
     torch.set_num_threads(1)
     name, seed = job
     s = DATASETS[name]
-    bundle = load_dataset(s["data"], image_size=s["image_size"])
+    bundle = bundle_of(name)
     # the encoder a run with `selection: typiclust` trains (or finds cached) for these settings
     run = simclr_encoder(bundle, s["data"], s["image_size"], "squash",
                          f"{family_of(BASE['model'])}-float", BASE["selection_steps"], seed,
@@ -101,6 +101,15 @@ def features_job(job: tuple[str, int]) -> dict[str, Any]:
                                                   bundle.test.y, k=1)})
     return {"data": name, "seed": seed, "encoder_s": encoder_s, "embed_s": embed_s,
             "rows": rows}
+
+
+@functools.cache
+def bundle_of(name: str) -> Any:
+    """One data set of DATASETS, loaded once per process (the tables need its labels)."""
+    from tinyssl.data import load_dataset
+
+    s = DATASETS[name]
+    return load_dataset(s["data"], image_size=s["image_size"])
 
 
 def sweep_yaml(seeds: list[int], root: Path) -> Path:
@@ -138,6 +147,11 @@ def pct(values: list[float]) -> str:
     return f"{100 * m:.1f} ± {100 * s:.1f}"
 
 
+def pct_seeds(values: list[float]) -> str:
+    """Mean ± std, then every seed's value in brackets."""
+    return f"{pct(values)} ({', '.join(f'{100 * v:.1f}' for v in values)})"
+
+
 def _pct_of(values: dict[tuple[str, int], list[float]], arm: tuple[str, int]) -> str:
     return pct(values[arm]) if arm in values else "–"
 
@@ -150,7 +164,6 @@ def training_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[dict[str
     from tinyssl.data.types import Split
 
     out, lines = [], []
-    labels_of: dict[str, np.ndarray] = {}
     for cell_name in dict.fromkeys(r["name"] for r in rows):
         data_name, rest = cell_name.split("-", 1)
         k, method = rest.split(".")
@@ -159,12 +172,8 @@ def training_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[dict[str
         by = {arm: rs for arm, rs in by.items() if rs}
         if ("typiclust", 1) not in by:
             continue
-        if data_name not in labels_of:
-            from tinyssl.data import load_dataset
-
-            s = DATASETS[data_name]
-            labels_of[data_name] = load_dataset(s["data"], image_size=s["image_size"]).train.y
-        cover = {arm: [len(np.unique(labels_of[data_name][Split.load(
+        y = bundle_of(data_name).train.y
+        cover = {arm: [len(np.unique(y[Split.load(
             Path(r["run"]) / "split.npz").labeled])) for r in rs] for arm, rs in by.items()}
         acc = {arm: [r["test_acc"] for r in rs] for arm, rs in by.items()}
         mean = {arm: statistics.mean(v) for arm, v in acc.items()}
@@ -272,15 +281,12 @@ def fit_markdown(results: dict[str, dict[str, list[float]]], command: str) -> st
         if not all(f"{arm}.{stage}" in r for arm in FIT_ARMS for stage in ("teacher", "student")):
             continue
 
-        def show(key: str, r: dict[str, Any] = r) -> str:
-            return f"{pct(r[key])} ({', '.join(f'{100 * v:.1f}' for v in r[key])})"
-
         gain = gains[cell] = (statistics.mean(r["typiclust.student"])
                               - statistics.mean(r["uniform.student"]))
         cover = " / ".join(f"{statistics.mean(r[f'{arm}.covered']):.1f}" for arm in FIT_ARMS)
-        lines.append(f"| {cell} | {r['labels']} | {cover} | {show('uniform.teacher')} | "
-                     f"{show('typiclust.teacher')} | {show('uniform.student')} | "
-                     f"**{show('typiclust.student')}** | {100 * gain:+.1f} |")
+        lines.append(f"| {cell} | {r['labels']} | {cover} | {pct_seeds(r['uniform.teacher'])} | "
+                     f"{pct_seeds(r['typiclust.teacher'])} | {pct_seeds(r['uniform.student'])} | "
+                     f"**{pct_seeds(r['typiclust.student'])}** | {100 * gain:+.1f} |")
     lines.append("")
     for name in ("mnist5k", "pbc64"):
         if few := [gains[c] for c in (f"{name}-1", f"{name}-2") if c in gains]:
@@ -298,20 +304,16 @@ def fit_part(args: argparse.Namespace) -> None:
     jobs = fit_jobs(args.fit_cells, args.seeds, args.runs)
     with mp.get_context("spawn").Pool(args.workers) as pool:
         done = pool.map(run_one, jobs, chunksize=1)
-    from tinyssl.data import load_dataset
     from tinyssl.data.types import Split
 
     results: dict[str, dict[str, Any]] = {}
-    bundles: dict[str, Any] = {}
     for name, _seed, fit_dir in done:
         cell, arm = name.split(".")
         data_name, k = cell.rsplit("-", 1)
-        if data_name not in bundles:
-            s = DATASETS[data_name]
-            bundles[data_name] = load_dataset(s["data"], image_size=s["image_size"])
-        y = bundles[data_name].train.y
+        bundle = bundle_of(data_name)
+        y = bundle.train.y
         report = json.loads((Path(fit_dir) / "fit.json").read_text())
-        r = results.setdefault(cell, {"labels": int(k) * bundles[data_name].num_classes})
+        r = results.setdefault(cell, {"labels": int(k) * bundle.num_classes})
         for stage in report["stages"]:
             r.setdefault(f"{arm}.{stage['stage']}", []).append(stage["test_acc"])
         picked = Split.load(Path(fit_dir) / "teacher" / "split.npz").labeled

@@ -28,7 +28,8 @@ BENCHMARKS = [
     ("bench_finn_estimates.py", [], "finn_estimates.md"),
     ("bench_fit.py", [], "fit.md"),
     ("bench_select.py", [], "select.md"),
-    ("bench_select.py", ["--fit", "--seeds", "0", "1"], "select-fit.md"),
+    ("bench_select.py", ["--rules", "--seeds", "0", "1", "2", "3", "4"], "select-rules.md"),
+    ("bench_select.py", ["--fit", "--seeds", "0", "1", "2"], "select-fit.md"),
 ]
 
 

@@ -1,7 +1,8 @@
-"""Benchmark: selected labels (`tinyssl select`'s TypiClust) against random labels.
+"""Benchmark: selected labels (`tinyssl select`'s rules) against random labels.
 
 mnist5k (28 px), pbc64 blood cells and malaria cells (32 px) at 1, 2 and 4 labels per class
-(total budget = classes × that), tiny-w2a2, 3 seeds. Two parts:
+(total budget = classes × that), tiny-w2a2, 3 seeds. Two parts (part 2 predates TypiCover
+and compares TypiClust):
 
 1. Rules, cheap: every rule's class coverage, selection time and the 1-NN test accuracy of
    its labels on the selection features (SimCLR, 400 steps, float twin; trained once per data
@@ -12,13 +13,15 @@ mnist5k (28 px), pbc64 blood cells and malaria cells (32 px) at 1, 2 and 4 label
    pbc64 at 1 and 2 per class; supervised also with the budget spent in two rounds
    (TypiClust, then uncertainty). The runs are one `tinyssl sweep` over `selection` (and
    `selection_rounds`): the simulated labelling loop the product offers.
-3. With `--fit`: uniform random and TypiClust labels through the teacher → student recipe
-   (`tinyssl fit`, the best training method we have: FixMatch float teacher, distilled
-   quantized student), instead of parts 1 and 2.
+3. With `--fit`: uniform random, TypiClust and TypiCover labels through the teacher →
+   student recipe (`tinyssl fit`, the best training method we have: FixMatch float teacher,
+   distilled quantized student), instead of parts 1 and 2.
+With `--rules`: part 1 alone, cheap enough for more seeds.
 
     python scripts/bench_select.py [--seeds 0 1 2] [--workers 2] [--runs runs/bench-select]
+    python scripts/bench_select.py --rules --seeds 0 1 2 3 4
     python scripts/bench_select.py --fit [--seeds 0 1] [--fit-cells pbc64-1 pbc64-2 ...]
-Writes results/select.{md,json} (with --fit: results/select-fit.{md,json}).
+Writes results/select.{md,json} (--rules: select-rules.{md,json}; --fit: select-fit.{md,json}).
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 DATASETS = {"mnist5k": SETTINGS["mnist5k-4"], "pbc64": SETTINGS["pbc64-4"],
             "malaria": SETTINGS["malaria-10"]}
 PER_CLASS = (1, 2, 4)
-RULES = ("uniform", "typiclust", "probcover", "kcenter")
+RULES = ("uniform", "typicover", "typiclust", "probcover", "kcenter")
 UDA_CELLS = [("mnist5k", 1), ("mnist5k", 2), ("pbc64", 1), ("pbc64", 2)]
 #: Supervised cells also run with the budget spent in two rounds (TypiClust, then the run's
 #: own uncertainty halfway through training): `selection_rounds: 2`.
@@ -196,7 +199,6 @@ def training_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[dict[str
 
 def markdown(features: list[dict[str, Any]], table: list[str], trained: list[dict[str, Any]],
              command: str) -> str:
-    rule_rows = [r for f in features for r in f["rows"]]
     lines = [
         "# Label selection benchmark (`tinyssl select`)", "",
         f"`{command}` on CPU (2 cores). tinyssl's selection encoder: SimCLR, "
@@ -217,32 +219,56 @@ def markdown(features: list[dict[str, Any]], table: list[str], trained: list[dic
         "run's own uncertainty (margin, one pick per k-means cluster of the 10× least "
         "certain) after half the steps; same total labels. Classes covered: how many classes "
         "the first-round labels include (of all classes).", "",
-        "## Every rule: class coverage, 1-NN accuracy on the features, selection time", "",
-        "| data | labels/class | rule | classes covered | 1-NN test acc | selection s |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
+        *rules_table(features)]
+    return "\n".join(lines) + "\n"
+
+
+def rules_table(features: list[dict[str, Any]]) -> list[str]:
+    """Every rule at every budget: coverage, 1-NN accuracy on the features, time (markdown)."""
+    rule_rows = [r for f in features for r in f["rows"]]
+    lines = ["## Every rule: class coverage, 1-NN accuracy on the features, selection time", "",
+             "| data | labels/class | rule | classes covered | seeds covering every class "
+             "| 1-NN test acc | selection s |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for name in DATASETS:
         for k in PER_CLASS:
             for rule in RULES:
                 rs = [r for r in rule_rows if (r["data"], r["per_class"], r["rule"]) ==
                       (name, k, rule)]
                 if rs:
+                    every = sum(r["classes_covered"] == r["classes"] for r in rs)
                     lines.append(
                         f"| {name} | {k} | {rule} | "
                         f"{statistics.mean(r['classes_covered'] for r in rs):.1f} of "
-                        f"{rs[0]['classes']} | {pct([r['knn1_acc'] for r in rs])} | "
+                        f"{rs[0]['classes']} | {every} of {len(rs)} | "
+                        f"{pct([r['knn1_acc'] for r in rs])} | "
                         f"{statistics.mean(r['select_s'] for r in rs):.2f} |")
-    lines += ["", "Selection features, per data set and seed (one thread): SimCLR training "
-              "time, then embedding every training image — " + ", ".join(
-                  f"{f['data']} s{f['seed']} {f['encoder_s']:.0f} s + {f['embed_s']:.1f} s"
-                  for f in features) + ". A cached encoder costs only the embedding."]
-    return "\n".join(lines) + "\n"
+    return lines + [
+        "", "Selection features, per data set and seed (one thread): SimCLR training time, "
+        "then embedding every training image — " + ", ".join(
+            f"{f['data']} s{f['seed']} {f['encoder_s']:.0f} s + {f['embed_s']:.1f} s"
+            for f in features) + ". A cached encoder costs only the embedding."]
+
+
+def rules_part(args: argparse.Namespace) -> None:
+    """Part 1 alone (no training): every rule's picks, scored by proxy, over many seeds."""
+    jobs = [(name, seed) for name in DATASETS for seed in args.seeds]
+    with mp.get_context("spawn").Pool(args.workers) as pool:
+        features = pool.map(features_job, jobs)
+    command = "python scripts/bench_select.py " + " ".join(sys.argv[1:])
+    (args.out / "select-rules.json").write_text(json.dumps(features, indent=2, default=float))
+    (args.out / "select-rules.md").write_text("\n".join([
+        "# Label selection rules by proxy (no training)", "",
+        f"`{command.strip()}` on CPU. Picks of every rule on the {BASE['selection_steps']}-step "
+        "SimCLR selection features (as in results/select.md), scored by how many classes they "
+        "cover and by the 1-NN test accuracy of their labels on those features. Mean ± std "
+        "over seeds.", "", *rules_table(features)]) + "\n")
+    print((args.out / "select-rules.md").read_text())
 
 
 #: --fit: student steps and teacher scale (bench_fit's recipe at the supervised part's 1,000
 #: steps), and the two arms compared.
 FIT = {"steps": 1000, "teacher_scale": 1.5, "student_lr": 0.1, "batch_size": 32}
-FIT_ARMS = ("uniform", "typiclust")
+FIT_ARMS = ("uniform", "typiclust", "typicover")
 FIT_CELLS = tuple(f"{name}-{k}" for name in DATASETS for k in PER_CLASS)
 
 
@@ -264,37 +290,49 @@ def fit_jobs(cells: list[str], seeds: list[int], root: Path) -> list[tuple[Any, 
 
 
 def fit_markdown(results: dict[str, dict[str, list[float]]], command: str) -> str:
+    picked = [arm for arm in FIT_ARMS if arm != "uniform"]
+    names = {"uniform": "uniform random", "typiclust": "TypiClust", "typicover": "TypiCover"}
+    head = " | ".join(names[a] for a in FIT_ARMS)
     lines = ["# Label selection through the teacher → student recipe (`tinyssl fit`)", "",
              f"`{command}` on CPU (2 workers × 1 thread). Each fit: the labels picked by the "
-             "arm (uniform random, or TypiClust on the 400-step SimCLR selection encoder of "
+             "arm (uniform random, or a rule on the 400-step SimCLR selection encoder of "
              "results/select.md), a float FixMatch teacher (tiny-float, "
              f"{FIT['teacher_scale']}× the student's steps), a tiny-w2a2 student initialised "
              f"from it and distilled for {FIT['steps']} steps (lr {FIT['student_lr']}). Test "
              "accuracy in %, mean ± std over seeds (per seed in brackets).", "",
-             "| cell | labels | classes covered, uniform / TypiClust | uniform random: teacher "
-             "| TypiClust: teacher | uniform random: student | TypiClust: student | "
-             "student gain |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    gains: dict[str, float] = {}
+             "## Students (tiny-w2a2)", "",
+             f"| cell | labels | {head} | "
+             + " | ".join(f"{names[a]} gain" for a in picked)
+             + f" | classes covered, {' / '.join(names[a] for a in FIT_ARMS)} |",
+             "| --- " * (3 + len(FIT_ARMS) + len(picked)) + "|"]
+    teachers = ["", "## Teachers (tiny-float, FixMatch)", "", f"| cell | {head} |",
+                "| --- " * (1 + len(FIT_ARMS)) + "|"]
+    gains: dict[str, dict[str, float]] = {arm: {} for arm in picked}
     for cell in [c for c in FIT_CELLS if c in results]:
         r = results[cell]
         if not all(f"{arm}.{stage}" in r for arm in FIT_ARMS for stage in ("teacher", "student")):
             continue
-
-        gain = gains[cell] = (statistics.mean(r["typiclust.student"])
-                              - statistics.mean(r["uniform.student"]))
+        for arm in picked:
+            gains[arm][cell] = (statistics.mean(r[f"{arm}.student"])
+                                - statistics.mean(r["uniform.student"]))
         cover = " / ".join(f"{statistics.mean(r[f'{arm}.covered']):.1f}" for arm in FIT_ARMS)
-        lines.append(f"| {cell} | {r['labels']} | {cover} | {pct_seeds(r['uniform.teacher'])} | "
-                     f"{pct_seeds(r['typiclust.teacher'])} | {pct_seeds(r['uniform.student'])} | "
-                     f"**{pct_seeds(r['typiclust.student'])}** | {100 * gain:+.1f} |")
-    lines.append("")
-    for name in ("mnist5k", "pbc64"):
-        if few := [gains[c] for c in (f"{name}-1", f"{name}-2") if c in gains]:
-            lines.append(f"- {name}, 1 and 2 labels per class: TypiClust's students beat uniform "
-                         f"random labels' by {100 * statistics.mean(few):+.1f} points on average.")
-    if gains:
-        worst = min(gains, key=gains.get)
-        lines.append(f"- Worst cell: {worst}, {100 * gains[worst]:+.1f} points.")
+        lines.append(f"| {cell} | {r['labels']} | "
+                     + " | ".join(pct_seeds(r[f"{arm}.student"]) for arm in FIT_ARMS) + " | "
+                     + " | ".join(f"{100 * gains[arm][cell]:+.1f}" for arm in picked)
+                     + f" | {cover} |")
+        teachers.append(f"| {cell} | "
+                        + " | ".join(pct_seeds(r[f"{arm}.teacher"]) for arm in FIT_ARMS) + " |")
+    lines += teachers + [""]
+    for arm in picked:
+        for name in ("mnist5k", "pbc64"):
+            if few := [gains[arm][c] for c in (f"{name}-1", f"{name}-2") if c in gains[arm]]:
+                lines.append(f"- {names[arm]}, {name} at 1 and 2 labels per class: students beat "
+                             f"uniform random labels' by {100 * statistics.mean(few):+.1f} "
+                             "points on average.")
+        if gains[arm]:
+            worst = min(gains[arm], key=gains[arm].get)
+            lines.append(f"- {names[arm]}, worst cell: {worst}, "
+                         f"{100 * gains[arm][worst]:+.1f} points.")
     return "\n".join(lines) + "\n"
 
 
@@ -332,16 +370,20 @@ def main() -> None:
     ap.add_argument("--runs", type=Path, default=REPO / "runs" / "bench-select")
     ap.add_argument("--out", type=Path, default=REPO / "results")
     ap.add_argument("--fit", action="store_true",
-                    help="part 3 only: uniform vs TypiClust labels through `tinyssl fit`")
+                    help="part 3 only: uniform vs selected labels through `tinyssl fit`")
+    ap.add_argument("--rules", action="store_true",
+                    help="part 1 only (no training): every rule by proxy → select-rules.md")
     ap.add_argument("--fit-cells", nargs="+", default=list(FIT_CELLS),
                     help="DATA-K cells for --fit (K labels per class)")
     args = ap.parse_args()
     if unknown := sorted(set(args.fit_cells) - set(FIT_CELLS)):
         ap.error(f"unknown --fit-cells {', '.join(unknown)}; known: {', '.join(FIT_CELLS)}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.rules:
+        return rules_part(args)
     if args.fit:
         if args.runs == REPO / "runs" / "bench-select":
             args.runs = REPO / "runs" / "bench-select-fit"
-        args.out.mkdir(parents=True, exist_ok=True)
         return fit_part(args)
     from tinyssl.sweep import collect_rows, run_sweep_workers
 
@@ -353,7 +395,6 @@ def main() -> None:
     rows = collect_rows(config, args.runs)
     table, trained = training_table(rows)
     command = "python scripts/bench_select.py " + " ".join(sys.argv[1:])
-    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "select.json").write_text(json.dumps(
         {"features": features, "training": trained, "base": BASE}, indent=2, default=float))
     (args.out / "select.md").write_text(markdown(features, table, trained, command.strip()))

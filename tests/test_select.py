@@ -21,7 +21,7 @@ from tinyssl.select import RULES, select, train_features
 from tinyssl.select.sheet import CAPTION, PAD, TILE, contact_sheet, sheet_grid
 from tinyssl.train.setup import load_data
 
-COLD = ("typiclust", "probcover", "kcenter")
+COLD = ("typicover", "typiclust", "probcover", "kcenter")
 
 
 def _blobs(k: int = 6, per: int = 40, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -54,6 +54,35 @@ def test_typiclust_picks_the_most_typical_image_of_its_cluster() -> None:
     assert chosen != 0
     spread = np.linalg.norm(x[members] - centre, axis=1)
     assert np.linalg.norm(x[chosen] - centre) < np.median(spread)
+
+
+def _dense_and_broad(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Class 0: two tight groups of look-alikes (the densest images, as uninfected cells are
+    on the malaria set); class 1: a broad cloud between them holding most of the images."""
+    rng = np.random.default_rng(seed)
+    e = np.eye(16) * 10
+    dense = np.concatenate([e[0] + rng.normal(0, 0.2, (150, 16)),
+                            e[1] + rng.normal(0, 0.2, (150, 16))])
+    broad = (e[0] + e[1]) / 2 + e[2] / 2 + rng.normal(0, 1.5, (500, 16))
+    return (np.concatenate([dense, broad]).astype(np.float32),
+            np.concatenate([np.zeros(300, np.int64), np.ones(500, np.int64)]))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_typicover_covers_a_broad_class_that_typiclust_misses(seed: int) -> None:
+    x, y = _dense_and_broad(seed)
+    # TypiClust's density bias: both picks are look-alikes of the dense class ...
+    assert set(y[select("typiclust", x, 2, seed=seed).index]) == {0}
+    # ... covering the cluster mass reaches the broad class too
+    assert set(y[select("typicover", x, 2, seed=seed).index]) == {0, 1}
+
+
+@pytest.mark.parametrize("rule", ["typicover", "typiclust", "kcenter"])
+def test_next_picks_go_to_clusters_without_labels(rule: str) -> None:
+    x, y = _blobs()
+    labeled = np.asarray([np.flatnonzero(y == c)[0] for c in range(3)])
+    picks = select(rule, x, 3, labeled=labeled, seed=0)
+    assert sorted(y[picks.index]) == [3, 4, 5]
 
 
 @pytest.mark.parametrize("rule", [r for r in RULES if r != "uncertain"])
@@ -197,11 +226,11 @@ def test_array_sources_list_indices_and_selection_runs_inside_training(tmp_path:
     assert code == 0, text
     rows = list(csv.DictReader(out.read_text().splitlines()))
     assert len(rows) == 20 and all(r["index"].isdigit() for r in rows)
-    cfg = load_config(None, {"data": "digits", "selection": "typiclust", "labels_per_class": 2,
+    cfg = load_config(None, {"data": "digits", "selection": "typicover", "labels_per_class": 2,
                              "selection_features": "pixels"})
     bundle, split = load_data(cfg, None)
     again = load_data(cfg, None)[1]
-    assert split.source == "typiclust" and len(split.labeled) == 20
+    assert split.source == "typicover" and len(split.labeled) == 20
     assert np.array_equal(split.labeled, again.labeled)
     assert len(np.unique(bundle.train.y[split.labeled])) >= 9  # digits: nearly every class
     assert not np.intersect1d(split.labeled, split.val).size

@@ -40,7 +40,7 @@ class TrainConfig:
     val_per_class: int = 10
     unlabeled: float | None = None  # cap on the unlabelled pool: count, or fraction if < 1
     labels_file: str | None = None  # CSV of the images to label (tinyssl select): no random draw
-    selection: str = "random"  # class-stratified draw; or uniform, typiclust, probcover, kcenter
+    selection: str = "random"  # class-stratified draw; or uniform, typicover, typiclust, …
     selection_features: str = "simclr"  # for `selection`: simclr (on the spot), pixels, or RUN
     selection_steps: int = 400  # SimCLR steps of the on-the-spot selection encoder
     selection_rounds: int = 1  # > 1: spend the budget in rounds, the later ones by uncertainty

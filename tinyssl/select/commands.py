@@ -33,8 +33,9 @@ def _already_labeled(run: Path | None, labels_file: Path | None,
 @click.option("--budget", type=int, help="How many images to pick.")
 @click.option("--per-class", type=int, help="Or: this many per class (× the classes).")
 @click.option("--rule", type=click.Choice(RULES),
-              help="typiclust (default), probcover or kcenter to start; uncertain (the default "
-                   "with a trained --run) for the next round; uniform (at random) to compare.")
+              help="typicover (default), typiclust, probcover or kcenter to start; uncertain "
+                   "(the default with a trained --run) for the next round; uniform (at random) "
+                   "to compare.")
 @click.option("--run", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="A pretrain run (its encoder gives the features) or a trained run (features "
                    "and predictions: the next round; its labelled images are not picked again).")
@@ -96,7 +97,7 @@ def select_command(data: str, budget: int | None, per_class: int | None, rule: s
     if budget is None and per_class is not None and not bundle.num_classes:
         raise click.UsageError(f"{data} has no classes yet: give --budget, not --per-class.")
     n = budget_of(budget, per_class, bundle.num_classes)
-    rule = rule or ("uncertain" if trained else "typiclust")
+    rule = rule or ("uncertain" if trained else "typicover")
     # the run's labelled images are this data's only when the run trained on this data
     labeled = _already_labeled(run if trained and own.get("data") == data else None,
                                labels_file, bundle)

@@ -9,6 +9,14 @@ what is written here is only the published selection logic on top of them:
   the most *typical* image (highest inverse mean distance to its k nearest neighbours) of
   each of the largest clusters holding no labelled image. Typical images of distinct
   clusters are what a few labels should be at budgets of 1–10 per class.
+- `typicover` (tinyssl's variant of TypiClust, the default of `tinyssl select`): k-means
+  into 3× as many clusters, the most typical image of each as a candidate, then the
+  candidates that best *cover* the pool, picked greedily (k-medians over the candidates,
+  each standing for its cluster's images). TypiClust's "largest clusters first" sends
+  every pick to the densest look-alike images: on the malaria cells both picks at 1 label
+  per class are uninfected cells on every seed (they are the density peak of every
+  cluster). Covering the cluster mass instead keeps the picks typical but spread, which
+  covers both classes on 4 of 5 seeds (results/select-rules.md).
 - `probcover` (Yehuda et al., NeurIPS 2022): greedy maximum coverage of δ-balls; δ is the
   largest radius whose balls stay ≥ 95 % pure with respect to a k-means clustering (the
   paper's unsupervised purity proxy).
@@ -34,7 +42,7 @@ if TYPE_CHECKING:
 
 #: Cold-start rules (features only) and next-round rules (features + probabilities);
 #: "uniform" is labelling images drawn at random, the baseline a customer would otherwise use.
-COLD_RULES = ("typiclust", "probcover", "kcenter")
+COLD_RULES = ("typicover", "typiclust", "probcover", "kcenter")
 NEXT_RULES = ("uncertain",)
 RULES = ("uniform", *COLD_RULES, *NEXT_RULES)
 #: What a training run's `selection` may be: "random" is the default class-stratified draw
@@ -43,6 +51,7 @@ RULES = ("uniform", *COLD_RULES, *NEXT_RULES)
 TRAIN_SELECTIONS = ("random", "uniform", *COLD_RULES)
 TYPICALITY_K = 20  # neighbours for typicality, as in the TypiClust paper
 MIN_CLUSTER = 5  # clusters smaller than this are outliers, picked only when nothing else is left
+CANDIDATES_PER_PICK = 3  # typicover's clusters per pick (2 and 4 measured worse, results/select.md)
 PURITY = 0.95
 
 
@@ -97,28 +106,71 @@ def random_picks(n: int, budget: int, labeled: np.ndarray, seed: int) -> Picks:
     return Picks(index, np.full(budget, -1), np.zeros(budget))
 
 
+def _most_typical(features: np.ndarray, members: np.ndarray) -> tuple[int, float]:
+    """The member with the highest typicality within `members`, and that typicality."""
+    typical = _typicality(features[members])
+    best = int(np.argmax(typical))
+    return int(members[best]), float(typical[best])
+
+
+def _fill_typical(features: np.ndarray, clusters: np.ndarray, labeled: np.ndarray,
+                  picks: Picks, budget: int) -> Picks:
+    """Top up `picks` with the most typical remaining images when k-means made fewer usable
+    clusters than the budget (duplicate images, or a pool of look-alikes)."""
+    missing = budget - len(picks.index)
+    if missing <= 0:
+        return picks
+    rest = np.setdiff1d(np.arange(len(features)), np.concatenate([labeled, picks.index]))
+    typical = _typicality(features)[rest]
+    best = np.argsort(-typical, kind="stable")[:missing]
+    return Picks(np.concatenate([picks.index, rest[best]]).astype(np.int64),
+                 np.concatenate([picks.cluster, clusters[rest[best]]]),
+                 np.concatenate([picks.score, typical[best]]))
+
+
 def typiclust(features: np.ndarray, budget: int, labeled: np.ndarray, seed: int) -> Picks:
     clusters = _kmeans(features, len(labeled) + budget, seed)
     sizes = np.bincount(clusters)
     uncovered = np.setdiff1d(np.flatnonzero(sizes), clusters[labeled])
     # largest first; clusters under MIN_CLUSTER images (outliers) only after all larger ones
-    order = sorted(uncovered, key=lambda c: (sizes[c] < MIN_CLUSTER, -sizes[c], c))
-    index, cluster, score = [], [], []
-    for c in order[:budget]:
-        members = np.flatnonzero(clusters == c)
-        typical = _typicality(features[members])
-        best = int(np.argmax(typical))
-        index.append(members[best])
-        cluster.append(c)
-        score.append(typical[best])
-    if len(index) < budget:  # k-means made fewer clusters (duplicate images): most typical rest
-        rest = np.setdiff1d(np.arange(len(features)), np.concatenate([labeled, index]))
-        typical = _typicality(features)[rest]
-        best = np.argsort(-typical, kind="stable")[:budget - len(index)]
-        index += list(rest[best])
-        cluster += list(clusters[rest[best]])
-        score += list(typical[best])
-    return Picks(np.asarray(index, np.int64), np.asarray(cluster), np.asarray(score, float))
+    order = sorted(uncovered, key=lambda c: (sizes[c] < MIN_CLUSTER, -sizes[c], c))[:budget]
+    best = [_most_typical(features, np.flatnonzero(clusters == c)) for c in order]
+    picks = Picks(np.asarray([i for i, _ in best], np.int64), np.asarray(order, np.int64),
+                  np.asarray([t for _, t in best], float))
+    return _fill_typical(features, clusters, labeled, picks, budget)
+
+
+def typicover(features: np.ndarray, budget: int, labeled: np.ndarray, seed: int) -> Picks:
+    """Greedy k-medians over the clusters' most typical images: each candidate stands for
+    its cluster's n images, and the next pick is the candidate that most lowers the total
+    n × (distance to the nearest pick or labelled image). Written out because scikit-learn
+    has no weighted k-medoids over a fixed candidate set, and it is ten lines."""
+    from sklearn.metrics import pairwise_distances
+
+    clusters = _kmeans(features, CANDIDATES_PER_PICK * (len(labeled) + budget), seed)
+    free = np.ones(len(features), dtype=bool)
+    free[labeled] = False
+    # every cluster is a candidate: a small one (an outlier) carries little mass, so it
+    # gains little, and small pools keep enough candidates
+    ids = [c for c in np.unique(clusters) if (free & (clusters == c)).any()]
+    best = [_most_typical(features, np.flatnonzero(free & (clusters == c))) for c in ids]
+    candidates = np.asarray([i for i, _ in best], np.int64)
+    mass = np.asarray([(clusters == c).sum() for c in ids], float)
+    between = pairwise_distances(features[candidates])
+    if len(labeled):  # labelled images already serve their neighbourhood
+        nearest = pairwise_distances(features[candidates], features[labeled]).min(axis=1)
+    else:  # nothing served yet: the first pick is the weighted 1-median
+        nearest = np.full(len(candidates), between.max(initial=0.0) * 2 + 1.0)
+    chosen: list[int] = []
+    for _ in range(min(budget, len(candidates))):
+        gain = (mass[:, None] * np.maximum(nearest[:, None] - between, 0.0)).sum(axis=0)
+        gain[chosen] = -1.0
+        j = int(np.argmax(gain))
+        chosen.append(j)
+        nearest = np.minimum(nearest, between[:, j])
+    picks = Picks(candidates[chosen], np.asarray(ids, np.int64)[chosen],
+                  np.asarray([best[j][1] for j in chosen], float))
+    return _fill_typical(features, clusters, labeled, picks, budget)
 
 
 def _purity_radius(features: np.ndarray, clusters: np.ndarray, seed: int) -> float:
@@ -227,6 +279,8 @@ def select(rule: str, features: np.ndarray, budget: int, labeled: np.ndarray | N
         return uncertain(f, probs, budget, labeled, seed)
     if rule == "typiclust":
         return typiclust(f, budget, labeled, seed)
+    if rule == "typicover":
+        return typicover(f, budget, labeled, seed)
     if rule == "probcover":
         return probcover(f, budget, labeled, seed, num_classes or max(2, budget))
     return kcenter(f, budget, labeled, seed)

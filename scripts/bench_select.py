@@ -266,7 +266,7 @@ def rules_part(args: argparse.Namespace) -> None:
 
 
 #: --fit: student steps and teacher scale (bench_fit's recipe at the supervised part's 1,000
-#: steps), and the two arms compared.
+#: steps), and the arms compared (uniform random against each rule).
 FIT = {"steps": 1000, "teacher_scale": 1.5, "student_lr": 0.1, "batch_size": 32}
 FIT_ARMS = ("uniform", "typiclust", "typicover")
 FIT_CELLS = tuple(f"{name}-{k}" for name in DATASETS for k in PER_CLASS)

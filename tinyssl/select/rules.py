@@ -152,10 +152,10 @@ def typicover(features: np.ndarray, budget: int, labeled: np.ndarray, seed: int)
     free[labeled] = False
     # every cluster is a candidate: a small one (an outlier) carries little mass, so it
     # gains little, and small pools keep enough candidates
-    ids = [c for c in np.unique(clusters) if (free & (clusters == c)).any()]
+    ids = np.unique(clusters[free])
     best = [_most_typical(features, np.flatnonzero(free & (clusters == c))) for c in ids]
     candidates = np.asarray([i for i, _ in best], np.int64)
-    mass = np.asarray([(clusters == c).sum() for c in ids], float)
+    mass = np.bincount(clusters)[ids].astype(float)
     between = pairwise_distances(features[candidates])
     if len(labeled):  # labelled images already serve their neighbourhood
         nearest = pairwise_distances(features[candidates], features[labeled]).min(axis=1)
@@ -168,7 +168,7 @@ def typicover(features: np.ndarray, budget: int, labeled: np.ndarray, seed: int)
         j = int(np.argmax(gain))
         chosen.append(j)
         nearest = np.minimum(nearest, between[:, j])
-    picks = Picks(candidates[chosen], np.asarray(ids, np.int64)[chosen],
+    picks = Picks(candidates[chosen], ids[chosen].astype(np.int64),
                   np.asarray([best[j][1] for j in chosen], float))
     return _fill_typical(features, clusters, labeled, picks, budget)
 

@@ -18,8 +18,10 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-#: (benchmark script, its arguments, the results file it writes)
-BENCHMARKS = [
+#: (benchmark script, its arguments, the results file it writes: None for a call that only
+#: adds runs to a table a later call writes)
+PBC64_FEW = ["--fit-cells", "pbc64-1", "pbc64-2"]
+BENCHMARKS: list[tuple[str, list[str], str | None]] = [
     ("bench_cli.py", [], "cli.md"),
     ("bench_data.py", [], "data_load.md"),
     ("bench_semisup.py", [], "semisup.md"),
@@ -29,6 +31,14 @@ BENCHMARKS = [
     ("bench_fit.py", [], "fit.md"),
     ("bench_select.py", [], "select.md"),
     ("bench_select.py", ["--rules", "--seeds", "0", "1", "2", "3", "4"], "select-rules.md"),
+    # select-fit.md holds every finished fit of these calls: more seeds where uniform random
+    # labels spread most (pbc64), and the two-round arm at 4 labels per class
+    ("bench_select.py", ["--fit", *PBC64_FEW, "pbc64-4", "--fit-arms", "uniform", "typicover",
+                         "--seeds", "3", "4"], None),
+    ("bench_select.py", ["--fit", *PBC64_FEW, "--fit-arms", "uniform", "typicover",
+                         "--seeds", "5", "6"], None),
+    ("bench_select.py", ["--fit", "--fit-cells", "pbc64-4", "malaria-4", "mnist5k-4",
+                         "--fit-arms", "typicover-rounds"], None),
     ("bench_select.py", ["--fit", "--seeds", "0", "1", "2"], "select-fit.md"),
 ]
 
@@ -51,6 +61,8 @@ def main() -> int:
         start = time.time()
         if subprocess.run(cmd, cwd=ROOT).returncode != 0:
             failed.append(name)
+            continue
+        if result is None:
             continue
         text = (ROOT / "results" / result).read_text()
         parts.append(f"<!-- {name}: {time.time() - start:.0f} s -->\n{text}\n")

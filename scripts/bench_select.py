@@ -15,12 +15,14 @@ and compares TypiClust):
    `selection_rounds`): the simulated labelling loop the product offers.
 3. With `--fit`: uniform random, TypiClust and TypiCover labels through the teacher →
    student recipe (`tinyssl fit`, the best training method we have: FixMatch float teacher,
-   distilled quantized student), instead of parts 1 and 2.
+   distilled quantized student), instead of parts 1 and 2; `--fit-arms` adds TypiCover with
+   the teacher picking half the budget (`typicover-rounds`).
 With `--rules`: part 1 alone, cheap enough for more seeds.
 
     python scripts/bench_select.py [--seeds 0 1 2] [--workers 2] [--runs runs/bench-select]
     python scripts/bench_select.py --rules --seeds 0 1 2 3 4
     python scripts/bench_select.py --fit [--seeds 0 1] [--fit-cells pbc64-1 pbc64-2 ...]
+        [--fit-arms uniform typicover typicover-rounds]
 Writes results/select.{md,json} (--rules: select-rules.{md,json}; --fit: select-fit.{md,json}).
 """
 
@@ -266,21 +268,29 @@ def rules_part(args: argparse.Namespace) -> None:
 
 
 #: --fit: student steps and teacher scale (bench_fit's recipe at the supervised part's 1,000
-#: steps), and the arms compared (uniform random against each rule).
+#: steps), and the arms compared: uniform random against each rule, and TypiCover with the
+#: second half of the budget picked by the teacher's uncertainty halfway through its training
+#: (arm name → selection rule, labelling rounds).
 FIT = {"steps": 1000, "teacher_scale": 1.5, "student_lr": 0.1, "batch_size": 32}
-FIT_ARMS = ("uniform", "typiclust", "typicover")
+FIT_ARMS = {"uniform": ("uniform", 1), "typiclust": ("typiclust", 1),
+            "typicover": ("typicover", 1), "typicover-rounds": ("typicover", 2)}
+ARM_NAMES = {"uniform": "uniform random", "typiclust": "TypiClust", "typicover": "TypiCover",
+             "typicover-rounds": "TypiCover + teacher's uncertainty"}
 FIT_CELLS = tuple(f"{name}-{k}" for name in DATASETS for k in PER_CLASS)
 
 
-def fit_jobs(cells: list[str], seeds: list[int], root: Path) -> list[tuple[Any, ...]]:
+def fit_jobs(cells: list[str], arms: list[str], seeds: list[int], root: Path
+             ) -> list[tuple[Any, ...]]:
     jobs = []
     for cell in cells:
         name, k = cell.rsplit("-", 1)
         s = DATASETS[name]
-        for arm in FIT_ARMS:
+        for arm in arms:
+            rule, rounds = FIT_ARMS[arm]
             for seed in seeds:
                 options = {"data": s["data"], "image_size": s["image_size"],
-                           "labels_per_class": int(k), "selection": arm,
+                           "labels_per_class": int(k), "selection": rule,
+                           "selection_rounds": rounds,
                            "method_options": s.get("method_options", {}),
                            "model": BASE["model"], "baseline": False,
                            "float_init_ablation": False, "hardware": False,
@@ -289,76 +299,117 @@ def fit_jobs(cells: list[str], seeds: list[int], root: Path) -> list[tuple[Any, 
     return jobs
 
 
-def fit_markdown(results: dict[str, dict[str, list[float]]], command: str) -> str:
-    picked = [arm for arm in FIT_ARMS if arm != "uniform"]
-    names = {"uniform": "uniform random", "typiclust": "TypiClust", "typicover": "TypiCover"}
-    head = " | ".join(names[a] for a in FIT_ARMS)
+def paired_gain(r: dict[str, Any], arm: str) -> float:
+    """The arm's student accuracy minus uniform random's, averaged over the seeds both ran
+    (a seed fixes the validation images and the selection encoder)."""
+    mine = dict(zip(r[f"{arm}.seeds"], r[f"{arm}.student"], strict=True))
+    uniform = dict(zip(r["uniform.seeds"], r["uniform.student"], strict=True))
+    return statistics.mean(mine[s] - uniform[s] for s in sorted(mine.keys() & uniform.keys()))
+
+
+def _cell_row(cell: str, r: dict[str, Any], arms: list[str], gains: dict[str, dict[str, float]]
+              ) -> tuple[str, str]:
+    """The cell's student row (with each rule's gain over uniform random) and teacher row;
+    "–" where an arm was not run on this cell."""
+    def acc(arm: str, stage: str) -> str:
+        return pct_seeds(r[f"{arm}.{stage}"]) if f"{arm}.{stage}" in r else "–"
+
+    for arm in arms[1:]:
+        if f"{arm}.student" in r:
+            gains[arm][cell] = paired_gain(r, arm)
+    cover = " / ".join(f"{statistics.mean(r[f'{arm}.covered']):.1f}"
+                       if f"{arm}.covered" in r else "–" for arm in arms)
+    student = (f"| {cell} | {r['labels']} | " + " | ".join(acc(a, "student") for a in arms)
+               + " | " + " | ".join(f"{100 * gains[a][cell]:+.1f}" if cell in gains[a] else "–"
+                                    for a in arms[1:]) + f" | {cover} |")
+    return student, f"| {cell} | " + " | ".join(acc(a, "teacher") for a in arms) + " |"
+
+
+def fit_markdown(results: dict[str, dict[str, Any]], command: str) -> str:
+    arms = ["uniform", *(a for a in FIT_ARMS if a != "uniform"
+                         and any(f"{a}.student" in r for r in results.values()))]
+    head = " | ".join(ARM_NAMES[a] for a in arms)
     lines = ["# Label selection through the teacher → student recipe (`tinyssl fit`)", "",
-             f"`{command}` on CPU (2 workers × 1 thread). Each fit: the labels picked by the "
-             "arm (uniform random, or a rule on the 400-step SimCLR selection encoder of "
-             "results/select.md), a float FixMatch teacher (tiny-float, "
+             f"`{command}` on CPU (2 workers × 1 thread); the tables hold every finished fit "
+             "under its --runs directory, those of earlier calls with other seeds or arms "
+             "included (`scripts/bench_all.py` lists the calls). Each fit: the labels "
+             "picked by the arm (uniform random, or a rule on the 400-step SimCLR selection "
+             "encoder of results/select.md), a float FixMatch teacher (tiny-float, "
              f"{FIT['teacher_scale']}× the student's steps), a tiny-w2a2 student initialised "
-             f"from it and distilled for {FIT['steps']} steps (lr {FIT['student_lr']}). Test "
-             "accuracy in %, mean ± std over seeds (per seed in brackets).", "",
+             f"from it and distilled for {FIT['steps']} steps (lr {FIT['student_lr']}). "
+             + (f"{ARM_NAMES['typicover-rounds']}: TypiCover picks half the budget, the "
+                "teacher the other half halfway through its training (lowest margin, one per "
+                "k-means cluster of its features); the student trains on all of them. "
+                if "typicover-rounds" in arms else "")
+             + "Test accuracy in %, mean ± std over seeds (per seed in brackets); a gain "
+             "is over the seeds both arms ran; classes covered counts every label of the "
+             "arm.", "",
              "## Students (tiny-w2a2)", "",
              f"| cell | labels | {head} | "
-             + " | ".join(f"{names[a]} gain" for a in picked)
-             + f" | classes covered, {' / '.join(names[a] for a in FIT_ARMS)} |",
-             "| --- " * (3 + len(FIT_ARMS) + len(picked)) + "|"]
+             + " | ".join(f"{ARM_NAMES[a]} gain" for a in arms[1:])
+             + f" | classes covered, {' / '.join(ARM_NAMES[a] for a in arms)} |",
+             "| --- " * (2 + 2 * len(arms)) + "|"]
     teachers = ["", "## Teachers (tiny-float, FixMatch)", "", f"| cell | {head} |",
-                "| --- " * (1 + len(FIT_ARMS)) + "|"]
-    gains: dict[str, dict[str, float]] = {arm: {} for arm in picked}
-    for cell in [c for c in FIT_CELLS if c in results]:
-        r = results[cell]
-        if not all(f"{arm}.{stage}" in r for arm in FIT_ARMS for stage in ("teacher", "student")):
-            continue
-        for arm in picked:
-            gains[arm][cell] = (statistics.mean(r[f"{arm}.student"])
-                                - statistics.mean(r["uniform.student"]))
-        cover = " / ".join(f"{statistics.mean(r[f'{arm}.covered']):.1f}" for arm in FIT_ARMS)
-        lines.append(f"| {cell} | {r['labels']} | "
-                     + " | ".join(pct_seeds(r[f"{arm}.student"]) for arm in FIT_ARMS) + " | "
-                     + " | ".join(f"{100 * gains[arm][cell]:+.1f}" for arm in picked)
-                     + f" | {cover} |")
-        teachers.append(f"| {cell} | "
-                        + " | ".join(pct_seeds(r[f"{arm}.teacher"]) for arm in FIT_ARMS) + " |")
+                "| --- " * (1 + len(arms)) + "|"]
+    gains: dict[str, dict[str, float]] = {arm: {} for arm in arms[1:]}
+    for cell in [c for c in FIT_CELLS if "uniform.student" in results.get(c, {})]:
+        student, teacher = _cell_row(cell, results[cell], arms, gains)
+        lines.append(student)
+        teachers.append(teacher)
     lines += teachers + [""]
-    for arm in picked:
+    for arm in arms[1:]:
         for name in ("mnist5k", "pbc64"):
             if few := [gains[arm][c] for c in (f"{name}-1", f"{name}-2") if c in gains[arm]]:
-                lines.append(f"- {names[arm]}, {name} at 1 and 2 labels per class: students beat "
-                             f"uniform random labels' by {100 * statistics.mean(few):+.1f} "
-                             "points on average.")
+                lines.append(f"- {ARM_NAMES[arm]}, {name} at 1 and 2 labels per class: "
+                             f"students beat uniform random labels' by "
+                             f"{100 * statistics.mean(few):+.1f} points on average.")
         if gains[arm]:
             worst = min(gains[arm], key=gains[arm].get)
-            lines.append(f"- {names[arm]}, worst cell: {worst}, "
+            lines.append(f"- {ARM_NAMES[arm]}, worst cell: {worst}, "
                          f"{100 * gains[arm][worst]:+.1f} points.")
     return "\n".join(lines) + "\n"
+
+
+def finished_fits(root: Path) -> dict[str, dict[str, Any]]:
+    """cell → {labels, ARM.STAGE: accuracies, ARM.covered: classes}, from every finished fit
+    under `root` (named CELL.ARM-sSEED), in seed order: a later call that adds seeds or arms
+    extends the tables instead of replacing them."""
+    from tinyssl.data.labels_file import read_labels_file
+    from tinyssl.data.types import Split
+    from tinyssl.select.rounds import ROUNDS_LABELS_FILE
+
+    found = []
+    for path in root.glob("*.*-s*/fit.json"):
+        name, seed = path.parent.name.rsplit("-s", 1)
+        cell, arm = name.split(".")
+        if cell in FIT_CELLS and arm in FIT_ARMS:
+            found.append((cell, arm, int(seed), path.parent))
+    results: dict[str, dict[str, Any]] = {}
+    for cell, arm, seed, fit_dir in sorted(found):
+        data_name, k = cell.rsplit("-", 1)
+        bundle = bundle_of(data_name)
+        report = json.loads((fit_dir / "fit.json").read_text())
+        r = results.setdefault(cell, {"labels": int(k) * bundle.num_classes})
+        r.setdefault(f"{arm}.seeds", []).append(seed)
+        for stage in report["stages"]:
+            r.setdefault(f"{arm}.{stage['stage']}", []).append(stage["test_acc"])
+        every = fit_dir / "teacher" / ROUNDS_LABELS_FILE  # labelling rounds: all of them
+        picked = (read_labels_file(every, bundle)[0] if every.is_file()
+                  else Split.load(fit_dir / "teacher" / "split.npz").labeled)
+        r.setdefault(f"{arm}.covered", []).append(len(np.unique(bundle.train.y[picked])))
+    return results
 
 
 def fit_part(args: argparse.Namespace) -> None:
     from bench_fit import run_one
 
-    jobs = fit_jobs(args.fit_cells, args.seeds, args.runs)
+    jobs = fit_jobs(args.fit_cells, args.fit_arms, args.seeds, args.runs)
     with mp.get_context("spawn").Pool(args.workers) as pool:
-        done = pool.map(run_one, jobs, chunksize=1)
-    from tinyssl.data.types import Split
-
-    results: dict[str, dict[str, Any]] = {}
-    for name, _seed, fit_dir in done:
-        cell, arm = name.split(".")
-        data_name, k = cell.rsplit("-", 1)
-        bundle = bundle_of(data_name)
-        y = bundle.train.y
-        report = json.loads((Path(fit_dir) / "fit.json").read_text())
-        r = results.setdefault(cell, {"labels": int(k) * bundle.num_classes})
-        for stage in report["stages"]:
-            r.setdefault(f"{arm}.{stage['stage']}", []).append(stage["test_acc"])
-        picked = Split.load(Path(fit_dir) / "teacher" / "split.npz").labeled
-        r.setdefault(f"{arm}.covered", []).append(len(np.unique(y[picked])))
+        pool.map(run_one, jobs, chunksize=1)
+    results = finished_fits(args.runs)
     command = "python scripts/bench_select.py " + " ".join(sys.argv[1:])
     (args.out / "select-fit.json").write_text(json.dumps(
-        {"fit": FIT, "results": results}, indent=2))
+        {"fit": FIT, "arms": FIT_ARMS, "results": results}, indent=2))
     (args.out / "select-fit.md").write_text(fit_markdown(results, command.strip()))
     print((args.out / "select-fit.md").read_text())
 
@@ -375,9 +426,13 @@ def main() -> None:
                     help="part 1 only (no training): every rule by proxy → select-rules.md")
     ap.add_argument("--fit-cells", nargs="+", default=list(FIT_CELLS),
                     help="DATA-K cells for --fit (K labels per class)")
+    ap.add_argument("--fit-arms", nargs="+", default=["uniform", "typiclust", "typicover"],
+                    help=f"arms for --fit, of {', '.join(FIT_ARMS)} (uniform is the baseline)")
     args = ap.parse_args()
     if unknown := sorted(set(args.fit_cells) - set(FIT_CELLS)):
         ap.error(f"unknown --fit-cells {', '.join(unknown)}; known: {', '.join(FIT_CELLS)}")
+    if unknown := sorted(set(args.fit_arms) - set(FIT_ARMS)):
+        ap.error(f"unknown --fit-arms {', '.join(unknown)}; known: {', '.join(FIT_ARMS)}")
     args.out.mkdir(parents=True, exist_ok=True)
     if args.rules:
         return rules_part(args)

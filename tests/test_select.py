@@ -16,6 +16,7 @@ from PIL import Image
 from tinyssl.cli import main
 from tinyssl.config import load_config
 from tinyssl.data import load_dataset
+from tinyssl.data.labels_file import read_labels_file
 from tinyssl.data.types import DataBundle, ImageSet, Split
 from tinyssl.select import RULES, select, train_features
 from tinyssl.select.sheet import CAPTION, PAD, TILE, contact_sheet, sheet_grid
@@ -335,6 +336,8 @@ def test_labelling_rounds_spend_the_budget_during_training(tmp_path: Path) -> No
     summary = json.loads((run / "summary.json").read_text())
     assert summary["labels"] == summary["final_labeled"] == 20
     assert summary["label_source"] == "typiclust×3"
+    every, _ = read_labels_file(run / "labels.csv", load_dataset("digits"))
+    assert len(every) == 20 and set(split.labeled) <= set(every)  # all rounds, for later runs
     code, text = _invoke("train", "--data", "digits", "--labels", "20",
                          "--selection-rounds", "2")
     assert code == 2 and "needs a selection rule" in text

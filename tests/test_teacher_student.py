@@ -223,6 +223,39 @@ def test_fit_refuses_bad_requests(tmp_path: Path) -> None:
     assert float_student.exit_code == 2 and "quantized student" in float_student.output
     no_budget = runner.invoke(main, ["fit", "--runs", str(tmp_path)])
     assert no_budget.exit_code == 2 and "few labels" in no_budget.output
+    no_rule = runner.invoke(main, ["fit", "--labels", "20", "--selection-rounds", "2"])
+    assert no_rule.exit_code == 2 and "needs a selection rule" in no_rule.output
+
+
+def test_fit_labelling_rounds_happen_in_the_teacher_and_every_stage_shares_them(
+        tmp_path: Path) -> None:
+    """With --selection-rounds the teacher labels half the budget by the rule and half by its
+    own uncertainty; the baseline (moved after the teacher) and the student train on the
+    teacher's whole labelled set, read back from its labels.csv."""
+    from tinyssl.data import load_dataset
+    from tinyssl.data.labels_file import read_labels_file
+    from tinyssl.data.types import Split
+
+    args = ["fit", "--data", "digits", "--image-size", "16", "--labels-per-class", "2",
+            "--selection", "typicover", "--selection-features", "pixels",
+            "--selection-rounds", "2", "--steps", "40", "--teacher-steps", "40", "--no-hardware",
+            "--device", "cpu", "--no-progress", "--runs", str(tmp_path)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    fit_dir = next(tmp_path.glob("fit-digits-*"))
+    report = json.loads((fit_dir / "fit.json").read_text())
+    assert [s["stage"] for s in report["stages"]] == ["teacher", "baseline", "float_init",
+                                                       "student"]
+    first = Split.load(fit_dir / "teacher" / "split.npz")
+    assert len(first.labeled) == 10  # the rule's half of 20
+    bundle = load_dataset("digits", image_size=16)
+    labelled, labels = read_labels_file(fit_dir / "teacher" / "labels.csv", bundle)
+    assert len(labelled) == 20 and set(first.labeled) <= set(labelled)
+    assert labels is not None and (labels == bundle.train.y[labelled]).all()  # the oracle's
+    assert not set(labelled) & set(first.val)
+    for stage in ("baseline", "float_init", "student"):
+        split = Split.load(fit_dir / stage / "split.npz")
+        assert sorted(split.labeled) == sorted(labelled) and split.source == "labels-file"
 
 
 def test_fit_fine_tunes_from_the_teacher_at_a_lower_rate(tmp_path: Path) -> None:

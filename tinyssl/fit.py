@@ -49,6 +49,7 @@ class FitConfig:
     labels_file: str | None = None  # the images a person labelled (tinyssl select)
     selection: str = "random"  # or a rule picking the labels (simulated labelling)
     selection_features: str = "simclr"
+    selection_rounds: int = 1  # > 1: the teacher picks the later rounds by its uncertainty
     model: str = "tiny-w2a2"
     teacher_model: str | None = None  # default: the student family's float twin
     width_mult: float = 1.0
@@ -100,6 +101,11 @@ class FitConfig:
             self.image_size = 16  # as TrainConfig: digits are 8×8, smaller than any preset
         if self.epochs <= 0 or self.min_steps < 1 or self.teacher_scale <= 0:
             raise ValueError("epochs and teacher_scale must be positive, min_steps at least 1.")
+        if self.selection_rounds < 1:
+            raise ValueError(f"selection_rounds must be at least 1 (got {self.selection_rounds}).")
+        if self.selection_rounds > 1 and self.selection == "random":
+            raise ValueError("selection_rounds needs a selection rule for the first round, "
+                             "e.g. --selection typicover.")
         if self.labels is None and self.labels_per_class is None and self.labels_file is None:
             raise ValueError("fit is for few labels: give --labels, --labels-per-class or "
                              "--labels-file.")
@@ -140,6 +146,7 @@ def plan(cfg: FitConfig, fit_dir: Path, unlabeled_pool: int) -> list[Stage]:
     """The stages, in order, with their resolved training configs. Stage run directories
     are `fit_dir/<stage>-…`, which is how later stages find the teacher."""
     from tinyssl.models import family_of
+    from tinyssl.select.rounds import ROUNDS_LABELS_FILE
 
     steps = schedule(cfg, unlabeled_pool)
     teacher_steps = cfg.teacher_steps or max(1, round(cfg.teacher_scale * steps))
@@ -153,9 +160,20 @@ def plan(cfg: FitConfig, fit_dir: Path, unlabeled_pool: int) -> list[Stage]:
         stages.append(Stage(name, load_config(None, {**_base(cfg, s), "name": name, **extra}),
                             purpose))
 
-    if cfg.baseline:
+    # Labelling rounds happen in the teacher, whose network picks the later rounds; every
+    # quantized stage then trains on the teacher's whole labelled set, so all see the same
+    # labels (the baseline therefore runs after the teacher).
+    rounds = cfg.selection_rounds > 1
+    teacher_labels = {"labels": None, "labels_per_class": None, "selection": "random",
+                      "labels_file": str(fit_dir / "teacher" / ROUNDS_LABELS_FILE)
+                      } if rounds else {}
+
+    def add_baseline() -> None:
         add("baseline", "supervised on the labels only (quantized)", model=cfg.model,
-            method="supervised", method_options=sup)
+            method="supervised", method_options=sup, **teacher_labels)
+
+    if cfg.baseline and not rounds:
+        add_baseline()
     if cfg.pretrain_steps > 0:
         add("pretrain", "SimCLR pre-training of the teacher on every image",
             model=cfg.teacher_model, method="simclr", steps=cfg.pretrain_steps,
@@ -163,15 +181,17 @@ def plan(cfg: FitConfig, fit_dir: Path, unlabeled_pool: int) -> list[Stage]:
             method_options={})
     add("teacher", f"float teacher, {cfg.teacher_method} on labels + unlabelled images",
         model=cfg.teacher_model, method=cfg.teacher_method, steps=teacher_steps,
-        method_options=dict(cfg.method_options),
+        method_options=dict(cfg.method_options), selection_rounds=cfg.selection_rounds,
         init=str(fit_dir / "pretrain") if cfg.pretrain_steps > 0 else None)
+    if cfg.baseline and rounds:
+        add_baseline()
     if cfg.float_init_ablation and twin:
         add("float_init", "quantized, initialised from the float teacher, labels only",
             model=cfg.model, method="supervised", method_options=sup, init=teacher_dir,
-            lr=cfg.student_lr)
+            lr=cfg.student_lr, **teacher_labels)
     add("student", "quantized, initialised from the teacher, distilled on every image",
         model=cfg.model, method="distill", init=teacher_dir if twin else None,
-        lr=cfg.student_lr if twin else None,
+        lr=cfg.student_lr if twin else None, **teacher_labels,
         method_options={**cfg.method_options, "teacher": teacher_dir,
                         "temperature": cfg.temperature})
     return stages

@@ -13,6 +13,7 @@ from tinyssl.train.commands import (
     RESIZE_OPTION,
     SELECTION_FEATURES_OPTION,
     SELECTION_OPTION,
+    SELECTION_ROUNDS_OPTION,
     THREADS_OPTION,
     parse_method_options,
 )
@@ -30,6 +31,7 @@ from tinyssl.train.commands import (
 @LABELS_FILE_OPTION
 @SELECTION_OPTION
 @SELECTION_FEATURES_OPTION
+@SELECTION_ROUNDS_OPTION
 @RESIZE_OPTION
 @click.option("--image-size", type=int, help="Resize images to this side length.")
 @click.option("--unlabeled", type=float, help="Cap the unlabelled pool (count, or fraction).")

@@ -10,11 +10,13 @@ Other columns (cluster, score, …) are ignored.
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import numpy as np
 
 from tinyssl.data.types import DataBundle, DataError
+from tinyssl.runs import atomic_write_bytes
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
@@ -83,3 +85,17 @@ def read_labels_file(path: Path | str, bundle: DataBundle
         raise DataError(f"{path}: unknown class(es) {', '.join(map(repr, unknown[:5]))}; the "
                         f"classes are {', '.join(bundle.classes)}.")
     return idx, np.array([classes[g] for g in given], dtype=np.int64)
+
+
+def write_labels_file(path: Path, bundle: DataBundle, idx: np.ndarray, labels: np.ndarray
+                      ) -> None:
+    """The labelled training images `idx` with their `labels` (class indices) as a labels
+    file: how a run that labelled images in rounds hands its whole labelled set to the next
+    run (`fit` gives the teacher's to the student and the baseline)."""
+    names = bundle.train.names
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["file" if names is not None else "index", "label"])
+    for i, c in zip(idx, labels, strict=True):
+        w.writerow([names[i] if names is not None else int(i), bundle.classes[int(c)]])
+    atomic_write_bytes(path, buf.getvalue().encode())

@@ -5,7 +5,9 @@ images are picked before training by the cold-start rule (`selection`), and afte
 further R-th of the steps the run picks the next B/R by the `uncertain` rule on its own
 current network (margin + diversity on its encoder features), and the oracle reveals their
 true labels. The total is B labels, so the run compares with a one-shot selection or a
-random draw of the same budget. Picks are recorded in `RUN/rounds.jsonl`.
+random draw of the same budget. Picks are recorded in `RUN/rounds.jsonl`, and the whole
+labelled set after each round in `RUN/labels.csv` (a labels file: `fit` trains its student
+and baseline on the teacher's).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import numpy as np
 import torch
 
 from tinyssl.select.rules import select
+
+ROUNDS_LABELS_FILE = "labels.csv"
 
 
 def round_sizes(budget: int, rounds: int) -> list[int]:

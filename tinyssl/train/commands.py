@@ -51,6 +51,10 @@ SELECTION_OPTION = click.option(
 SELECTION_FEATURES_OPTION = click.option(
     "--selection-features", help="Features for --selection: simclr (trained on the spot, "
     "cached), pixels, or a pretrain run directory.")
+SELECTION_ROUNDS_OPTION = click.option(
+    "--selection-rounds", type=int, help="Spend the budget in this many rounds: the first by "
+    "--selection, the others during training by the run's own uncertainty (in `fit`: the "
+    "teacher's).")
 THREADS_OPTION = click.option(
     "--threads", type=int, help="CPU threads for torch (default: the available cores shared "
     "with other tinyssl processes running now).")
@@ -70,8 +74,7 @@ THREADS_OPTION = click.option(
 @LABELS_FILE_OPTION
 @SELECTION_OPTION
 @SELECTION_FEATURES_OPTION
-@click.option("--selection-rounds", type=int, help="Spend the budget in this many rounds: the "
-              "first by --selection, the others during training by the run's own uncertainty.")
+@SELECTION_ROUNDS_OPTION
 @click.option("--unlabeled", type=float,
               help="Cap the unlabelled pool: a number of images, or a fraction if < 1.")
 @click.option("--image-size", type=int, help="Resize images to this side length.")

@@ -24,6 +24,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from tinyssl.config import TrainConfig, load_config
+from tinyssl.data.labels_file import write_labels_file
 from tinyssl.data.stream import BatchStream, images_to_device
 from tinyssl.methods import Batch, Method, get_method
 from tinyssl.methods.pseudolabel import PseudoLabelGrowth
@@ -38,7 +39,7 @@ from tinyssl.runs import (
     new_run_dir,
     save_checkpoint,
 )
-from tinyssl.select.rounds import LabellingRounds
+from tinyssl.select.rounds import ROUNDS_LABELS_FILE, LabellingRounds
 from tinyssl.train.device import pick_device
 from tinyssl.train.distributed import Dist
 from tinyssl.train.ema import EMA
@@ -445,6 +446,9 @@ class Trainer:
             append_jsonl(self.run / "rounds.jsonl",
                          self.rounds.event(self.step, k, labels, self.bundle.num_classes))
         self._move_to_labeled(positions, labels)
+        if self.dist.main:  # the whole labelled set so far, for the runs that build on this one
+            write_labels_file(self.run / ROUNDS_LABELS_FILE, self.bundle, self.labeled_idx,
+                              self.labeled_y)
 
     def _move_to_labeled(self, positions: np.ndarray, labels: np.ndarray) -> None:
         """Unlabelled pool positions → the labelled set with `labels`; streams follow."""

@@ -341,3 +341,6 @@ def test_labelling_rounds_spend_the_budget_during_training(tmp_path: Path) -> No
     code, text = _invoke("train", "--data", "digits", "--labels", "20",
                          "--selection-rounds", "2")
     assert code == 2 and "needs a selection rule" in text
+    code, text = _invoke("train", "--data", "digits", "--labels", "20", "--selection", "uniform",
+                         "--selection-rounds", "3", "--steps", "2")
+    assert code == 2 and "cannot exceed steps" in text  # some rounds would never happen

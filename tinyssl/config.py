@@ -159,6 +159,9 @@ class TrainConfig:
         if self.selection_rounds > 1 and self.selection == "random":
             raise ValueError("selection_rounds needs a selection rule for the first round "
                              "(e.g. selection: typiclust).")
+        if self.selection_rounds > self.steps:  # a round every step at most
+            raise ValueError(f"selection_rounds ({self.selection_rounds}) cannot exceed steps "
+                             f"({self.steps}).")
         if self.selection_rounds > 1 and self.pseudo_label:
             raise ValueError("selection_rounds and pseudo_label both grow the labelled set; "
                              "use one.")

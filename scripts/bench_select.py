@@ -251,16 +251,25 @@ def rules_table(features: list[dict[str, Any]]) -> list[str]:
             for f in features) + ". A cached encoder costs only the embedding."]
 
 
-def rules_part(args: argparse.Namespace) -> None:
-    """Part 1 alone (no training): every rule's picks, scored by proxy, over many seeds."""
+def all_features(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """features_job for every data set and seed, `--workers` at a time."""
     jobs = [(name, seed) for name in DATASETS for seed in args.seeds]
     with mp.get_context("spawn").Pool(args.workers) as pool:
-        features = pool.map(features_job, jobs)
-    command = "python scripts/bench_select.py " + " ".join(sys.argv[1:])
+        return pool.map(features_job, jobs)
+
+
+def command_line() -> str:
+    """How this benchmark was called, for the results file."""
+    return " ".join(["python scripts/bench_select.py", *sys.argv[1:]])
+
+
+def rules_part(args: argparse.Namespace) -> None:
+    """Part 1 alone (no training): every rule's picks, scored by proxy, over many seeds."""
+    features = all_features(args)
     (args.out / "select-rules.json").write_text(json.dumps(features, indent=2, default=float))
     (args.out / "select-rules.md").write_text("\n".join([
         "# Label selection rules by proxy (no training)", "",
-        f"`{command.strip()}` on CPU. Picks of every rule on the {BASE['selection_steps']}-step "
+        f"`{command_line()}` on CPU. Picks of every rule on the {BASE['selection_steps']}-step "
         "SimCLR selection features (as in results/select.md), scored by how many classes they "
         "cover and by the 1-NN test accuracy of their labels on those features. Mean ± std "
         "over seeds.", "", *rules_table(features)]) + "\n")
@@ -314,9 +323,6 @@ def _cell_row(cell: str, r: dict[str, Any], arms: list[str], gains: dict[str, di
     def acc(arm: str, stage: str) -> str:
         return pct_seeds(r[f"{arm}.{stage}"]) if f"{arm}.{stage}" in r else "–"
 
-    for arm in arms[1:]:
-        if f"{arm}.student" in r:
-            gains[arm][cell] = paired_gain(r, arm)
     cover = " / ".join(f"{statistics.mean(r[f'{arm}.covered']):.1f}"
                        if f"{arm}.covered" in r else "–" for arm in arms)
     student = (f"| {cell} | {r['labels']} | " + " | ".join(acc(a, "student") for a in arms)
@@ -351,8 +357,10 @@ def fit_markdown(results: dict[str, dict[str, Any]], command: str) -> str:
              "| --- " * (2 + 2 * len(arms)) + "|"]
     teachers = ["", "## Teachers (tiny-float, FixMatch)", "", f"| cell | {head} |",
                 "| --- " * (1 + len(arms)) + "|"]
-    gains: dict[str, dict[str, float]] = {arm: {} for arm in arms[1:]}
-    for cell in [c for c in FIT_CELLS if "uniform.student" in results.get(c, {})]:
+    cells = [c for c in FIT_CELLS if "uniform.student" in results.get(c, {})]
+    gains = {arm: {c: paired_gain(results[c], arm) for c in cells
+                   if f"{arm}.student" in results[c]} for arm in arms[1:]}
+    for cell in cells:
         student, teacher = _cell_row(cell, results[cell], arms, gains)
         lines.append(student)
         teachers.append(teacher)
@@ -407,10 +415,9 @@ def fit_part(args: argparse.Namespace) -> None:
     with mp.get_context("spawn").Pool(args.workers) as pool:
         pool.map(run_one, jobs, chunksize=1)
     results = finished_fits(args.runs)
-    command = "python scripts/bench_select.py " + " ".join(sys.argv[1:])
     (args.out / "select-fit.json").write_text(json.dumps(
         {"fit": FIT, "arms": FIT_ARMS, "results": results}, indent=2))
-    (args.out / "select-fit.md").write_text(fit_markdown(results, command.strip()))
+    (args.out / "select-fit.md").write_text(fit_markdown(results, command_line()))
     print((args.out / "select-fit.md").read_text())
 
 
@@ -442,17 +449,14 @@ def main() -> None:
         return fit_part(args)
     from tinyssl.sweep import collect_rows, run_sweep_workers
 
-    jobs = [(name, seed) for name in DATASETS for seed in args.seeds]
-    with mp.get_context("spawn").Pool(args.workers) as pool:
-        features = pool.map(features_job, jobs)
+    features = all_features(args)
     config = sweep_yaml(args.seeds, args.runs)
     run_sweep_workers(config, args.runs, workers=args.workers)
     rows = collect_rows(config, args.runs)
     table, trained = training_table(rows)
-    command = "python scripts/bench_select.py " + " ".join(sys.argv[1:])
     (args.out / "select.json").write_text(json.dumps(
         {"features": features, "training": trained, "base": BASE}, indent=2, default=float))
-    (args.out / "select.md").write_text(markdown(features, table, trained, command.strip()))
+    (args.out / "select.md").write_text(markdown(features, table, trained, command_line()))
     print((args.out / "select.md").read_text())
 
 

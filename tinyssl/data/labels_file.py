@@ -87,15 +87,23 @@ def read_labels_file(path: Path | str, bundle: DataBundle
     return idx, np.array([classes[g] for g in given], dtype=np.int64)
 
 
+def image_keys(bundle: DataBundle, idx: np.ndarray) -> tuple[str, list[str | int]]:
+    """How a labels file names training images `idx`: the `file` column (folder and archive
+    sources) or the `index` column (array sources), and the values."""
+    names = bundle.train.names
+    if names is None:
+        return "index", [int(i) for i in idx]
+    return "file", [str(names[i]) for i in idx]
+
+
 def write_labels_file(path: Path, bundle: DataBundle, idx: np.ndarray, labels: np.ndarray
                       ) -> None:
     """The labelled training images `idx` with their `labels` (class indices) as a labels
     file: how a run that labelled images in rounds hands its whole labelled set to the next
     run (`fit` gives the teacher's to the student and the baseline)."""
-    names = bundle.train.names
+    key, keys = image_keys(bundle, idx)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["file" if names is not None else "index", "label"])
-    for i, c in zip(idx, labels, strict=True):
-        w.writerow([names[i] if names is not None else int(i), bundle.classes[int(c)]])
+    w.writerow([key, "label"])
+    w.writerows([k, bundle.classes[int(c)]] for k, c in zip(keys, labels, strict=True))
     atomic_write_bytes(path, buf.getvalue().encode())

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from tinyssl.data.labels_file import image_keys
 from tinyssl.data.types import DataBundle
 from tinyssl.runs import atomic_write_bytes
 from tinyssl.select.rules import Picks
@@ -28,13 +29,12 @@ BACKGROUND = 255
 def selection_csv(bundle: DataBundle, picks: Picks, path: Path) -> None:
     """rank, file (folder sources) or index (array sources), cluster, score, and an empty
     label column for the person labelling them (`train --labels-file` reads it back)."""
-    names = bundle.train.names
-    key = "file" if names is not None else "index"
+    key, keys = image_keys(bundle, picks.index)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["rank", key, "cluster", "score", "label"])
-    for rank, (i, c, s) in enumerate(zip(picks.index, picks.cluster, picks.score, strict=True), 1):
-        w.writerow([rank, names[i] if names is not None else int(i), int(c), f"{s:.6g}", ""])
+    for rank, (k, c, s) in enumerate(zip(keys, picks.cluster, picks.score, strict=True), 1):
+        w.writerow([rank, k, int(c), f"{s:.6g}", ""])
     atomic_write_bytes(path, buf.getvalue().encode())
 
 

@@ -5,6 +5,14 @@ one. Entries are written to a temporary folder and renamed into place, so a cras
 leaves a half-written entry, and concurrent writers simply race to the rename. Entries are
 opened memory-mapped (copy-on-write), so parallel runs of a sweep share one copy in the
 page cache and a caller that writes into its arrays never touches the file.
+
+Every array file's size and sha256 are kept in the entry's meta.json and checked on each
+load: a truncated file, a missing one, an empty meta.json or bytes zeroed in place (same
+size) make the entry damaged, and a damaged entry is removed and rebuilt from the source
+with one warning instead of failing (or silently training on black images) on every run.
+Hashing every byte costs 0.2 s for CIFAR-10's 150 MB on one core here (sha256 was the
+fastest of sha256, sha1, blake2b and md5 in hashlib); sampling blocks would be cheaper but
+misses a zeroed stretch between samples.
 """
 
 from __future__ import annotations
@@ -14,13 +22,14 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from tinyssl.data.types import DataBundle, ImageSet
 
-CACHE_VERSION = 2  # 2: folder sources keep their file names
+CACHE_VERSION = 3  # 2: folder sources keep their file names; 3: array checksums
 _PARTS = ("train", "test", "unlabeled")
 
 
@@ -80,17 +89,51 @@ def cache_key(source: str, image_size: int | None, files: Path | None, root: Pat
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
 
 
+def _damage(entry: Path) -> str | None:
+    """Why the entry cannot be trusted, or None when every array file is as written."""
+    try:
+        meta = json.loads((entry / "meta.json").read_text())
+        arrays = meta["arrays"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "its meta.json is unreadable"
+    if "train_x.npy" not in arrays or "test_x.npy" not in arrays:
+        return "its meta.json lists no train/test arrays"
+    for name, want in arrays.items():
+        path = entry / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if path.stat().st_size != want["bytes"]:
+            return f"{name} has {path.stat().st_size} bytes, {want['bytes']} were written"
+        if _sha256(path) != want["sha256"]:
+            return f"{name} does not match its checksum"
+    return None
+
+
+def _discard(entry: Path, why: str) -> None:
+    warnings.warn(f"the cached copy of this data set is damaged ({why}); decoding the source "
+                  f"again (removed {entry}).", stacklevel=3)
+    shutil.rmtree(entry, ignore_errors=True)
+
+
 def load_cached(root: Path, key: str) -> DataBundle | None:
+    """The entry's bundle, memory-mapped; None when there is none or it was damaged (then
+    it is removed, so the caller decodes the source and writes a fresh one)."""
     entry = root / key
-    meta_path = entry / "meta.json"
-    if not meta_path.is_file():
+    if not entry.is_dir():
         return None
-    meta = json.loads(meta_path.read_text())
-    sets = {p: ImageSet(np.load(entry / f"{p}_x.npy", mmap_mode="c"),
-                        np.load(entry / f"{p}_y.npy"),
-                        np.load(entry / f"{p}_names.npy") if
-                        (entry / f"{p}_names.npy").is_file() else None)
-            for p in _PARTS if (entry / f"{p}_x.npy").is_file()}
+    if (why := _damage(entry)) is not None:
+        _discard(entry, why)
+        return None
+    meta = json.loads((entry / "meta.json").read_text())
+    try:
+        sets = {p: ImageSet(np.load(entry / f"{p}_x.npy", mmap_mode="c"),
+                            np.load(entry / f"{p}_y.npy"),
+                            np.load(entry / f"{p}_names.npy") if
+                            f"{p}_names.npy" in meta["arrays"] else None)
+                for p in _PARTS if f"{p}_x.npy" in meta["arrays"]}
+    except (OSError, ValueError) as e:  # a header that numpy refuses although it hashed right
+        _discard(entry, str(e))
+        return None
     return DataBundle(meta["name"], meta["classes"], sets["train"], sets["test"],
                       sets.get("unlabeled"))
 
@@ -106,8 +149,10 @@ def save_cached(root: Path, key: str, bundle: DataBundle) -> None:
                 np.save(tmp / f"{part}_y.npy", s.y)
                 if s.names is not None:
                     np.save(tmp / f"{part}_names.npy", s.names)
-        (tmp / "meta.json").write_text(json.dumps({"name": bundle.name,
-                                                   "classes": bundle.classes}))
+        arrays = {f.name: {"bytes": f.stat().st_size, "sha256": _sha256(f)}
+                  for f in sorted(tmp.glob("*.npy"))}
+        (tmp / "meta.json").write_text(json.dumps({"name": bundle.name, "classes": bundle.classes,
+                                                   "arrays": arrays}))
         os.rename(tmp, root / key)
     except OSError:
         pass  # another process wrote the same entry first, or the disk is read-only: fine

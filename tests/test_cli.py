@@ -168,7 +168,7 @@ def test_resize_mode_is_saved_and_predict_uses_it(tmp_path: Path) -> None:
     from PIL import Image
 
     from tinyssl.data.images import decode
-    from tinyssl.runs import load_net
+    from tinyssl.models import load_net
 
     rng = np.random.default_rng(0)
     for c in "ab":

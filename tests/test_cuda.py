@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from tinyssl.config import load_config
-from tinyssl.runs import load_net
-from tinyssl.train import run_training
+from tinyssl.models import load_net
+from tinyssl.pipeline import run_training
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")]

@@ -16,7 +16,7 @@ from fpga_fixtures import built_run
 from PIL import Image
 
 from tinyssl.cli import main
-from tinyssl.runs import load_net
+from tinyssl.models import load_net
 
 
 def _write_images(run: Path, root: Path) -> dict[str, np.ndarray]:

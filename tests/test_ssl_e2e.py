@@ -13,8 +13,8 @@ import yaml
 from click.testing import CliRunner
 
 from tinyssl.cli import main
+from tinyssl.pipeline.transfer import run_transfer
 from tinyssl.runs import load_checkpoint
-from tinyssl.transfer import run_transfer
 
 FAST = ["--data", "digits", "--image-size", "16", "--model", "tiny-w2a2", "--width-mult",
         "0.5", "--device", "cpu", "--no-progress"]
@@ -109,8 +109,8 @@ def test_transfer_matrix_is_written_and_resumes(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["transfer-cpu.yaml", "transfer-gpu.yaml"])
 def test_shipped_transfer_configs_are_valid(name: str) -> None:
     from tinyssl.config import load_config
-    from tinyssl.pretrain import pretrain_config
-    from tinyssl.transfer import TransferConfig
+    from tinyssl.pipeline.transfer import TransferConfig
+    from tinyssl.train.pretext import pretrain_config
 
     cfg = TransferConfig.load(Path(__file__).parents[1] / "configs" / name)
     assert cfg.sources["none"] is None and set(cfg.targets) <= set(cfg.sources)

@@ -9,12 +9,8 @@ import torch
 from tinyssl.data.images import convert_channels
 from tinyssl.data.types import DataError
 from tinyssl.models import build_model
-from tinyssl.probe import (
-    calibrate_batchnorm,
-    encoder_features,
-    knn_accuracy,
-    linear_probe_accuracy,
-)
+from tinyssl.pipeline.probe import calibrate_batchnorm, knn_accuracy, linear_probe_accuracy
+from tinyssl.train.evaluate import encoder_features
 
 
 def _clusters(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tinyssl.sweep import SweepConfig, _claim, cell_id
+from tinyssl.pipeline.sweep import SweepConfig, _claim, cell_id
 
 
 def _write(tmp_path: Path, text: str) -> Path:

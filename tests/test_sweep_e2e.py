@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from tinyssl.sweep import SweepConfig, cell_id, collect_rows
+from tinyssl.pipeline.sweep import SweepConfig, cell_id, collect_rows
 
 SWEEP = {
     "name": "e2e",

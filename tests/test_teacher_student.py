@@ -20,7 +20,7 @@ from tinyssl.methods.freematch import FreeMatch
 from tinyssl.methods.uda import UDA
 from tinyssl.models import build_model
 from tinyssl.models.float_init import fit_weight_scales, init_from_float_twin, quantize_levels
-from tinyssl.train import run_training
+from tinyssl.pipeline import run_training
 from tinyssl.train.setup import cap_pool
 from tinyssl.train.verdict import chance_accuracy, result_warnings
 
@@ -262,7 +262,7 @@ def test_fit_fine_tunes_from_the_teacher_at_a_lower_rate(tmp_path: Path) -> None
     """The stages that start from the float twin train at student_lr (0.1 by default); the
     baseline and the teacher keep their presets' rates, and a student that cannot start from
     a different-family teacher trains from scratch at its preset's rate."""
-    from tinyssl.fit import FitConfig, plan
+    from tinyssl.pipeline.fit import FitConfig, plan
 
     lr = {s.name: s.train.lr for s in plan(FitConfig.load(None, {"labels": 20}), tmp_path, 500)}
     assert lr["float_init"] == lr["student"] == 0.1

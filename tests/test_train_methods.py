@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from tinyssl.config import load_config
-from tinyssl.methods.pseudolabel import PseudoLabelGrowth
 from tinyssl.methods.uda import tsa_threshold
 from tinyssl.models import build_model
-from tinyssl.train import run_training
+from tinyssl.pipeline import run_training
+from tinyssl.train.callbacks.growth import PseudoLabelGrowth
 from tinyssl.train.evaluate import recalibrate_bn
 
 FAST = {"data": "digits", "image_size": 16, "model": "tiny-w2a2", "labels_per_class": 5,

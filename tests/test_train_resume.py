@@ -13,7 +13,8 @@ import torch
 
 from tinyssl.config import load_config
 from tinyssl.methods.supervised import Consistency, Supervised
-from tinyssl.train import TrainingDiverged, TrainingInterrupted, run_training
+from tinyssl.pipeline import run_training
+from tinyssl.train import TrainingDiverged, TrainingInterrupted
 
 CFG = {"data": "digits", "image_size": 16, "model": "tiny-w2a2", "labels_per_class": 3,
        "steps": 12, "eval_every": 4, "batch_size": 16, "unlabeled_ratio": 2,

@@ -18,7 +18,7 @@ from fpga_fixtures import built_run
 from onnx import numpy_helper
 
 from tinyssl.cli import main
-from tinyssl.runs import load_net
+from tinyssl.models import load_net
 from tinyssl.verify import verify_run
 from tinyssl.verify.chain import load_test_images
 

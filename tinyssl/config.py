@@ -18,6 +18,11 @@ import yaml
 OPTIMIZERS = ("sgd", "adam", "adamw")
 DEVICES = ("auto", "cpu", "cuda")
 AMP_MODES = ("auto", "bf16", "fp16", "off")
+#: What a training run's `selection` may be: "random" is the default class-stratified draw
+#: (labels_per_class of every class: it needs the labels a customer does not have yet),
+#: the others (uniform and select/rules.py's COLD_RULES: a test checks they agree) pick
+#: from the pool without looking at labels. Named here: the config sits below select.
+SELECTIONS = ("random", "uniform", "typicover", "typiclust", "probcover", "kcenter")
 #: Learning rate when none is given: (optimizer is SGD, model is quantized) → lr. The
 #: quantized presets keep weights in [-1, 1] with rounding steps of 1/(2^(W-1)-1) (ternary at
 #: W = 2), so a weight needs a large push to change level: tiny-w2a2 on mnist5k, all labels,
@@ -138,9 +143,7 @@ class TrainConfig:
         return self
 
     def _check_selection(self) -> None:
-        from tinyssl.select.rules import TRAIN_SELECTIONS
-
-        _choice("selection", self.selection, TRAIN_SELECTIONS)
+        _choice("selection", self.selection, SELECTIONS)
         if self.labels_file is not None and (self.labels is not None or
                                              self.labels_per_class is not None):
             raise ValueError("labels_file lists the labelled images; give no labels or "

@@ -1,10 +1,10 @@
-"""The training engine: one loop for every method (see loop.py)."""
+"""The training engine: one method-blind loop (loop.py) and its callbacks (callbacks/)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["TrainingDiverged", "TrainingInterrupted", "run_training"]
+__all__ = ["Trainer", "TrainingDiverged", "TrainingInterrupted"]
 
 
 def __getattr__(name: str) -> Any:

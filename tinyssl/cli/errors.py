@@ -1,4 +1,5 @@
-"""One decorator every command shares: user-facing errors become one line, no traceback.
+"""One decorator every command shares: user-facing errors become one line, no traceback,
+and each kind of ending its exit code (the one place that maps them).
 
 Exit codes: 2 for bad usage or input (options, config, data, runs), 1 for failures while
 running (training diverged, a FINN step failed, verification found a mismatch), 130 when
@@ -25,7 +26,7 @@ def clean_errors(fn: Any) -> Any:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from tinyssl.train import TrainingDiverged
+        from tinyssl.train import TrainingDiverged, TrainingInterrupted
 
         try:
             return fn(*args, **kwargs)
@@ -33,5 +34,8 @@ def clean_errors(fn: Any) -> Any:
             raise BadInput(str(e)) from None
         except TrainingDiverged as e:
             raise click.ClickException(str(e)) from None
+        except TrainingInterrupted as e:  # Ctrl-C, after the checkpoint was saved
+            click.echo(str(e), err=True)
+            raise SystemExit(130) from None
 
     return wrapper

@@ -6,8 +6,14 @@ from __future__ import annotations
 import sys
 import time
 from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from tinyssl.train.callbacks.base import Callback
+
+if TYPE_CHECKING:
+    from tinyssl.train.loop import Trainer
 
 
 def _duration(seconds: float) -> str:
@@ -55,3 +61,34 @@ class TrainProgress:
                  tb: TracebackType | None) -> None:
         if self._bar is not None:
             self._bar.stop()
+
+
+class ProgressCallback(Callback):
+    """The bar (or plain lines) of the main process, updated after every step."""
+
+    order = 0  # shows the state before this step's validation, as it always has
+
+    def __init__(self) -> None:
+        self.bar: TrainProgress | None = None
+        self.val: float | None = None
+
+    def on_start(self, trainer: Trainer) -> None:
+        cfg = trainer.cfg
+        self.bar = TrainProgress(cfg.steps, trainer.step, cfg.progress and trainer.dist.main,
+                                 cfg.log_every_s).__enter__()
+
+    def after_step(self, trainer: Trainer) -> None:
+        assert self.bar is not None
+        self.bar.update(trainer.step, trainer.last_loss, trainer.opt.param_groups[0]["lr"],
+                        trainer.images_per_s, self.val)
+
+    def on_log(self, trainer: Trainer, record: dict[str, Any]) -> None:
+        self.val = record.get("val_acc", self.val)
+
+    def teardown(self, trainer: Trainer) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+    def load_state_dict(self, checkpoint: dict[str, Any]) -> None:
+        self.val = checkpoint["last_val_acc"]

@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 import numpy as np
 
-from tinyssl.cli_errors import clean_errors
+from tinyssl.cli.errors import clean_errors
+from tinyssl.cli.options import RESIZE_OPTION, THREADS_OPTION
 from tinyssl.data.types import DataBundle
 from tinyssl.select import FEATURES, RULES
-from tinyssl.train.commands import RESIZE_OPTION, THREADS_OPTION
 
 
 def _already_labeled(run: Path | None, labels_file: Path | None,

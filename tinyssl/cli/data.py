@@ -11,7 +11,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from tinyssl.cli_errors import BadInput, clean_errors
+from tinyssl.cli.errors import BadInput, clean_errors
 from tinyssl.data import SOURCES, DataBundle, DataError, load_dataset, make_split
 from tinyssl.data.images import RESIZE_MODES
 

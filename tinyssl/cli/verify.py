@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tinyssl.cli_errors import clean_errors
+from tinyssl.cli.errors import clean_errors
 from tinyssl.verify import DEFAULT_IMAGES
 
 

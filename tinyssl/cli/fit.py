@@ -1,4 +1,4 @@
-"""`tinyssl fit`: the teacher → student recipe as one command (see tinyssl/fit.py)."""
+"""`tinyssl fit`: the teacher → student recipe as one command (see tinyssl/pipeline/fit.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from tinyssl.cli_errors import clean_errors
-from tinyssl.train.commands import (
+from tinyssl.cli.errors import clean_errors
+from tinyssl.cli.options import (
     LABELS_FILE_OPTION,
     RESIZE_OPTION,
     SELECTION_FEATURES_OPTION,
@@ -77,8 +77,7 @@ def fit(config_file: Path | None, resume: Path | None, runs_root: Path,
     """Few labels → float teacher (FixMatch) → quantized student (float init + distillation)
     → FINN estimates → bit-exact check, beside the supervised baseline; prints and writes
     what each stage gained (fit.md)."""
-    from tinyssl.fit import FitConfig, start_fit
-    from tinyssl.train import TrainingInterrupted
+    from tinyssl.pipeline.fit import FitConfig, start_fit
     from tinyssl.train.device import set_threads
 
     if resume is not None and (config_file or method_options
@@ -88,13 +87,8 @@ def fit(config_file: Path | None, resume: Path | None, runs_root: Path,
     cfg = None if resume is not None else FitConfig.load(
         config_file, {**options, "method_options": parse_method_options(method_options)})
     set_threads(threads)
-    try:
-        result = start_fit(cfg, runs_root, resume, echo=click.echo)
-    except TrainingInterrupted as e:
-        click.echo(f"{e} Continue the whole fit with `tinyssl fit --resume "
-                   f"{e.run.parent}`.", err=True)
-        raise SystemExit(130) from None
-    from tinyssl.fit import fit_markdown
+    result = start_fit(cfg, runs_root, resume, echo=click.echo)
+    from tinyssl.pipeline.fit import fit_markdown
 
     click.echo(fit_markdown(result))
     click.echo(f"wrote {result['fit_dir']}/fit.md and fit.json")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from tinyssl.cli_errors import clean_errors
+from tinyssl.cli.errors import clean_errors
 
 
 @click.command("export")

@@ -238,7 +238,8 @@ def estimate_seconds(cfg: FitConfig, stages: list[Stage], image_shape: tuple[int
 def run_fit(cfg: FitConfig, fit_dir: Path, echo: Any = print) -> dict[str, Any]:
     """Run (or continue) every stage in `fit_dir`; write fit.json and fit.md; return the
     result dictionary."""
-    from tinyssl.train import run_training
+    from tinyssl.pipeline import run_training
+    from tinyssl.train import TrainingInterrupted
 
     pool, shape, classes = data_facts(cfg)
     stages = plan(cfg, fit_dir, pool)
@@ -261,7 +262,11 @@ def run_fit(cfg: FitConfig, fit_dir: Path, echo: Any = print) -> dict[str, Any]:
         if resume is None:
             run.mkdir(parents=True)
             stage.train.save(run / "config.yaml")
-        run_training(stage.train, fit_dir, resume=run)
+        try:
+            run_training(stage.train, fit_dir, resume=run)
+        except TrainingInterrupted as e:
+            raise TrainingInterrupted(e.run, e.step, f" Continue the whole fit with `tinyssl "
+                                      f"fit --resume {e.run.parent}`.") from None
     student = _stage_dir(fit_dir, "student")
     if cfg.hardware:
         _hardware(cfg, student, echo)

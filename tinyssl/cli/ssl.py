@@ -1,5 +1,5 @@
 """`tinyssl pretrain`, `tinyssl probe` and `tinyssl transfer`: thin wrappers over
-tinyssl.pretrain, tinyssl.probe and tinyssl.transfer."""
+tinyssl.train.pretext, tinyssl.pipeline.probe and tinyssl.pipeline.transfer."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any
 
 import click
 
-from tinyssl.cli_errors import clean_errors
-from tinyssl.train.commands import parse_method_options, train
+from tinyssl.cli.errors import clean_errors
+from tinyssl.cli.options import parse_method_options
+from tinyssl.cli.train import train
 
 #: `tinyssl train` options that also make sense without labels (shared, not re-declared).
 _PRETRAIN_PARAMS = ("config_file", "data", "image_size", "model", "width_mult", "steps",
@@ -31,20 +32,16 @@ def _pretrain(config_file: Path | None, runs_root: Path, method_options: tuple[s
               **options: Any) -> None:
     """Self-supervised pre-training on every image of DATA (labels unused) → a run whose
     encoder `tinyssl train --init RUN` and `tinyssl probe RUN` use."""
-    from tinyssl.pretrain import pretrain_config
+    from tinyssl.pipeline import run_training
     from tinyssl.runs import read_jsonl
-    from tinyssl.train import TrainingInterrupted, run_training
     from tinyssl.train.device import set_threads
+    from tinyssl.train.pretext import pretrain_config
 
     set_threads(options.pop("threads"))
 
     cfg = pretrain_config(config_file, {**options,
                                         "method_options": parse_method_options(method_options)})
-    try:
-        run = run_training(cfg, runs_root)
-    except TrainingInterrupted as e:
-        click.echo(str(e), err=True)
-        raise SystemExit(130) from None
+    run = run_training(cfg, runs_root)
     record = read_jsonl(run / "metrics.jsonl")[-1]
     click.echo(f"{run}: {cfg.method} loss {record['loss']:.4f}, embedding std "
                f"{record.get('embed_std', float('nan')):.4f}, "
@@ -68,7 +65,7 @@ pretrain = click.Command("pretrain", callback=_pretrain, params=_pretrain_params
 def probe(run: Path, data: str, labels: int | None, labels_per_class: int | None, k: int,
           seed: int, device: str) -> None:
     """Linear probe and cosine kNN on RUN's frozen encoder with a few labels of DATA."""
-    from tinyssl.probe import probe_run
+    from tinyssl.pipeline.probe import probe_run
 
     r = probe_run(run, data, labels, labels_per_class, k, seed, device)
     click.echo(f"linear probe {100 * r['linear_acc']:.2f}%   kNN (k={r['k']}) "
@@ -85,7 +82,7 @@ def probe(run: Path, data: str, labels: int | None, labels_per_class: int | None
 def transfer(config: Path, runs_root: Path) -> None:
     """Pre-train on each source × fine-tune on each target (resumable); writes the accuracy
     matrix as markdown, CSV and a heat-map PNG."""
-    from tinyssl.transfer import run_transfer
+    from tinyssl.pipeline.transfer import run_transfer
 
     paths = run_transfer(config, runs_root)
     click.echo((paths["md"]).read_text())

@@ -127,8 +127,8 @@ class Study:
 
     def pretrained(self, source: str, seed: int) -> str | None:
         """The run directory pre-trained on `source` (None for random init), once per seed."""
-        from tinyssl.pretrain import pretrain_config
-        from tinyssl.train import run_training
+        from tinyssl.pipeline import run_training
+        from tinyssl.train.pretext import pretrain_config
 
         spec = self.cfg.sources[source]
         if spec is None:
@@ -146,7 +146,7 @@ class Study:
 
     def finetune(self, source: str, target: str, seed: int, init: str | None) -> float:
         from tinyssl.config import load_config
-        from tinyssl.train import run_training
+        from tinyssl.pipeline import run_training
 
         key = f"{source}|{target}|s{seed}"
         done = self.state["cells"].get(key)
@@ -169,8 +169,8 @@ class Study:
 
         from tinyssl.data import load_dataset, make_split
         from tinyssl.data.stream import images_to_device
-        from tinyssl.probe import calibrate_batchnorm, probe_encoder
-        from tinyssl.runs import ModelSpec, load_net
+        from tinyssl.models import ModelSpec, load_net
+        from tinyssl.pipeline.probe import calibrate_batchnorm, probe_encoder
 
         key = f"{source}|{target}|s{seed}"
         if key in self.state["probe"]:

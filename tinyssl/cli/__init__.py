@@ -19,41 +19,41 @@ from tinyssl import __version__
 #: kept here so listing the commands imports none of them; a test checks it matches the
 #: command's own docstring.
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "data": ("tinyssl.data.commands", "data",
+    "data": ("tinyssl.cli.data", "data",
              "Inspect data sources (classes, counts, sample images)."),
-    "train": ("tinyssl.train.commands", "train",
+    "train": ("tinyssl.cli.train", "train",
               "Train a model with METHOD on DATA and write a run directory."),
-    "eval": ("tinyssl.train.commands", "evaluate",
+    "eval": ("tinyssl.cli.train", "evaluate",
              "Accuracy, macro-F1, per-class precision/recall and a confusion-matrix PNG for "
              "RUN."),
-    "fit": ("tinyssl.fit_commands", "fit",
+    "fit": ("tinyssl.cli.fit", "fit",
             "The best few-label recipe end to end: float teacher → quantized student → FPGA "
             "estimates, beside the supervised baseline."),
-    "predict": ("tinyssl.predict_commands", "predict",
+    "predict": ("tinyssl.cli.predict", "predict",
                 "Classify new images with RUN's exported network; writes a CSV."),
-    "select": ("tinyssl.select.commands", "select_command",
+    "select": ("tinyssl.cli.select", "select_command",
                "Pick the images of DATA worth labelling; writes a CSV to fill in and a "
                "contact sheet."),
-    "pretrain": ("tinyssl.ssl_commands", "pretrain", "Self-supervised pre-training."),
-    "probe": ("tinyssl.ssl_commands", "probe",
+    "pretrain": ("tinyssl.cli.ssl", "pretrain", "Self-supervised pre-training."),
+    "probe": ("tinyssl.cli.ssl", "probe",
               "Linear probe and cosine kNN on RUN's frozen encoder with a few labels of DATA."),
-    "transfer": ("tinyssl.ssl_commands", "transfer",
+    "transfer": ("tinyssl.cli.ssl", "transfer",
                  "Pre-train on each source, fine-tune on each target: the transfer matrix."),
-    "export": ("tinyssl.export.commands", "export",
+    "export": ("tinyssl.cli.export", "export",
                "Export RUN's trained network to QONNX (for FINN) and QCDQ ONNX (for "
                "onnxruntime)."),
-    "fpga": ("tinyssl.fpga.commands", "fpga",
+    "fpga": ("tinyssl.cli.fpga", "fpga",
              "FINN dataflow builds: resource/FPS estimates everywhere, bitstreams with Vivado."),
-    "verify": ("tinyssl.verify.commands", "verify",
+    "verify": ("tinyssl.cli.verify", "verify",
                "Check Brevitas, QONNX, FINN and onnxruntime compute the same logits on RUN's "
                "test set."),
-    "demo": ("tinyssl.experiment_commands", "demo",
+    "demo": ("tinyssl.cli.experiment", "demo",
              "The main job on the embedded digits: supervised vs UDA on the same labels, to "
              "the FPGA."),
-    "sweep": ("tinyssl.experiment_commands", "sweep",
+    "sweep": ("tinyssl.cli.experiment", "sweep",
               "Run a YAML grid of experiments (resumable), then write results.csv and the "
               "report."),
-    "report": ("tinyssl.experiment_commands", "report",
+    "report": ("tinyssl.cli.experiment", "report",
                "Tables (mean ± std over seeds) and plots from every finished run under "
                "RUNS_DIR."),
 }

@@ -98,7 +98,7 @@ def engine_stage(run: Path, engine: str) -> Callable[[np.ndarray], np.ndarray]:
     from tinyssl.verify import stages
 
     if engine == "brevitas":
-        from tinyssl.runs import load_net
+        from tinyssl.models import load_net
 
         return stages.brevitas_stage(load_net(run)[0])
     if engine == "onnxruntime":

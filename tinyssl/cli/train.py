@@ -13,51 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
-from tinyssl.cli_errors import clean_errors
+from tinyssl.cli.errors import clean_errors
+from tinyssl.cli.options import (
+    LABELS_FILE_OPTION,
+    RESIZE_OPTION,
+    SELECTION_FEATURES_OPTION,
+    SELECTION_OPTION,
+    SELECTION_ROUNDS_OPTION,
+    THREADS_OPTION,
+    parse_method_options,
+)
 from tinyssl.config import DEFAULT_LR
-from tinyssl.data.images import RESIZE_MODES
-from tinyssl.select.rules import TRAIN_SELECTIONS
-
-
-def parse_method_options(values: tuple[str, ...]) -> dict[str, Any] | None:
-    """`-o tsa=exp -o threshold=0.9` → {"tsa": "exp", "threshold": 0.9} (YAML scalars)."""
-    if not values:
-        return None
-    out = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise click.UsageError(f"method option '{item}' must look like name=value.")
-        out[key.strip().replace("-", "_")] = yaml.safe_load(value)
-    return out
-
-
-#: Shared with `tinyssl fit` (no default here: an unset option leaves the YAML's value).
-RESIZE_OPTION = click.option(
-    "--resize", type=click.Choice(RESIZE_MODES),
-    help="How non-square images become square before resizing: stretched (squash, the "
-         "default), centre-cropped, or padded with black. Saved with the run, so eval and "
-         "predict treat images the same way.")
-LABELS_FILE_OPTION = click.option(
-    "--labels-file", help="CSV of the images to label (from `tinyssl select`; label column "
-    "filled in, or empty to use the source's labels) instead of a random draw.")
-SELECTION_OPTION = click.option(
-    "--selection", type=click.Choice(TRAIN_SELECTIONS),
-    help="Simulated labelling: pick the --labels/--labels-per-class images by this rule "
-         "(uniform: at random, without class balance); their labels come from the source. "
-         "Default random: the class-stratified draw.")
-SELECTION_FEATURES_OPTION = click.option(
-    "--selection-features", help="Features for --selection: simclr (trained on the spot, "
-    "cached), pixels, or a pretrain run directory.")
-SELECTION_ROUNDS_OPTION = click.option(
-    "--selection-rounds", type=int, help="Spend the budget in this many rounds: the first by "
-    "--selection, the others during training by the run's own uncertainty (in `fit`: the "
-    "teacher's).")
-THREADS_OPTION = click.option(
-    "--threads", type=int, help="CPU threads for torch (default: the available cores shared "
-    "with other tinyssl processes running now).")
 
 
 @click.command()
@@ -136,7 +103,7 @@ def train(config_file: Path | None, resume: Path | None, runs_root: Path,
     run (finished or not) to M steps, the cosine schedule recomputed for the new length.
     """
     from tinyssl.config import load_config
-    from tinyssl.train import TrainingInterrupted, run_training
+    from tinyssl.pipeline import run_training
     from tinyssl.train.device import set_threads
 
     steps = options.get("steps")
@@ -149,12 +116,8 @@ def train(config_file: Path | None, resume: Path | None, runs_root: Path,
         overrides = {**options, "method_options": parse_method_options(method_options)}
         cfg = load_config(config_file, overrides)
     set_threads(threads)
-    try:
-        run = run_training(cfg, runs_root, resume=resume,  # type: ignore[arg-type]
-                           extend_to=steps if resume is not None else None)
-    except TrainingInterrupted as e:
-        click.echo(str(e), err=True)
-        raise SystemExit(130) from None
+    run = run_training(cfg, runs_root, resume=resume,
+                       extend_to=steps if resume is not None else None)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 writes the summary
         return
     summary = json.loads((run / "summary.json").read_text())
@@ -172,7 +135,7 @@ def train(config_file: Path | None, resume: Path | None, runs_root: Path,
 @clean_errors
 def evaluate(run: Path, data: str | None, device: str) -> None:
     """Accuracy, macro-F1, per-class precision/recall and a confusion-matrix PNG for RUN."""
-    from tinyssl.train.evaluate import evaluate_run
+    from tinyssl.pipeline.evaluate import evaluate_run
 
     report = evaluate_run(run, data=data, device=device)
     click.echo(f"accuracy {100 * report['accuracy']:.2f}%   macro-F1 "

@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from tinyssl.cli_errors import clean_errors
+from tinyssl.cli.errors import clean_errors
 
 # The report, sweep and run modules (torch, matplotlib) are imported inside the commands, so
 # that `tinyssl sweep --help` starts at once.
@@ -42,8 +42,8 @@ def _summary_table(root: Path) -> Table:
 
 
 def _run_sweep_and_report(config: Path, root: Path, workers: int) -> None:
+    from tinyssl.pipeline.sweep import SweepConfig, run_sweep_workers
     from tinyssl.report import write_report
-    from tinyssl.sweep import SweepConfig, run_sweep_workers
 
     cfg = SweepConfig.load(config)
     click.echo(f"sweep '{cfg.name}': {len(cfg.cells)} runs into {root}")
@@ -63,7 +63,7 @@ def _run_sweep_and_report(config: Path, root: Path, workers: int) -> None:
 @clean_errors
 def sweep(config: Path, out: Path | None, workers: int) -> None:
     """Run a YAML grid of experiments (resumable), then write results.csv and the report."""
-    from tinyssl.sweep import SweepConfig
+    from tinyssl.pipeline.sweep import SweepConfig
 
     root = out or Path("runs") / SweepConfig.load(config).name
     _run_sweep_and_report(config, root, workers)

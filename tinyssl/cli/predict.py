@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from tinyssl.cli_errors import clean_errors
-from tinyssl.predict import ENGINES  # light: torch is imported when an engine runs
+from tinyssl.cli.errors import clean_errors
+from tinyssl.pipeline.predict import ENGINES  # light: torch is imported when an engine runs
 
 
 @click.command()
@@ -33,7 +33,7 @@ def predict(run: Path, images: tuple[str, ...], out: Path | None, engine: str, t
     """
     from rich.progress import Progress
 
-    from tinyssl.predict import predict_files, predictions_csv, summary
+    from tinyssl.pipeline.predict import predict_files, predictions_csv, summary
     from tinyssl.runs import atomic_write_bytes
 
     with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:

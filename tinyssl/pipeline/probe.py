@@ -23,17 +23,7 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from tinyssl.data.types import DataBundle, DataError
-
-
-@torch.no_grad()
-def encoder_features(encoder: nn.Module, x: torch.Tensor, batch_size: int = 512) -> np.ndarray:
-    """Features of uint8 NCHW images (on the encoder's device), in eval mode."""
-    was_training = encoder.training
-    encoder.eval()
-    out = [encoder(x[i:i + batch_size].float().div_(255.0)).float().cpu()
-           for i in range(0, len(x), batch_size)]
-    encoder.train(was_training)
-    return torch.cat(out).numpy()
+from tinyssl.train.evaluate import encoder_features
 
 
 @torch.no_grad()
@@ -103,7 +93,8 @@ def probe_run(run: Path, data: str, labels: int | None = None,
     import yaml
 
     from tinyssl.data import load_dataset, make_split
-    from tinyssl.runs import atomic_write_bytes, load_net
+    from tinyssl.models import load_net
+    from tinyssl.runs import atomic_write_bytes
     from tinyssl.train.device import pick_device
 
     run = Path(run)

@@ -127,7 +127,7 @@ def _cell_done(cell_dir: Path, cfg: SweepConfig) -> bool:
 def run_cell(cfg: SweepConfig, cell: dict[str, Any], cell_dir: Path) -> Path:
     """Train (or resume), then the optional export → FPGA estimates → verification."""
     from tinyssl.config import load_config
-    from tinyssl.train import run_training
+    from tinyssl.pipeline import run_training
 
     run = _train_run(cell_dir)
     if run is None or not (run / "summary.json").exists():

@@ -88,7 +88,7 @@ def fit(config_file: Path | None, resume: Path | None, runs_root: Path,
         config_file, {**options, "method_options": parse_method_options(method_options)})
     set_threads(threads)
     result = start_fit(cfg, runs_root, resume, echo=click.echo)
-    from tinyssl.pipeline.fit import fit_markdown
+    from tinyssl.pipeline.fit_report import fit_markdown
 
     click.echo(fit_markdown(result))
     click.echo(f"wrote {result['fit_dir']}/fit.md and fit.json")

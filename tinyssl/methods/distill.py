@@ -24,7 +24,7 @@ import torch
 from torch.nn import functional as F  # noqa: N812
 
 from tinyssl.methods.base import Batch, StepOutput
-from tinyssl.methods.supervised import Consistency
+from tinyssl.methods.consistency import Consistency
 from tinyssl.models import Net
 
 

@@ -26,8 +26,8 @@ from typing import Any
 
 import yaml
 
-from tinyssl.config import TrainConfig, load_config, read_config_file
-from tinyssl.runs import atomic_write_bytes, new_run_dir, read_json
+from tinyssl.config import DataChoice, TrainConfig, load_config, read_options
+from tinyssl.runs import atomic_write_bytes, new_run_dir
 
 #: Options only the methods with a strong view accept (kept away from supervised stages).
 STRONG_VIEW_OPTIONS = ("randaugment_n", "randaugment_m", "randaugment_policy", "cutout")
@@ -36,19 +36,10 @@ FIT_FILE = "fit.yaml"
 
 
 @dataclass
-class FitConfig:
-    """What `tinyssl fit` needs; everything else has a default that we measured."""
+class FitConfig(DataChoice):
+    """What `tinyssl fit` needs; everything else has a default that we measured. The data
+    and label fields (DataChoice) are TrainConfig's, handed to every stage."""
 
-    data: str = "digits"
-    image_size: int | None = None
-    resize: str = "squash"  # non-square images: squash, center-crop or pad
-    labels: int | None = None
-    labels_per_class: int | None = None
-    val_per_class: int = 10
-    unlabeled: float | None = None
-    labels_file: str | None = None  # the images a person labelled (tinyssl select)
-    selection: str = "random"  # or a rule picking the labels (simulated labelling)
-    selection_features: str = "simclr"
     selection_rounds: int = 1  # > 1: the teacher picks the later rounds by its uncertainty
     model: str = "tiny-w2a2"
     teacher_model: str | None = None  # default: the student family's float twin
@@ -80,12 +71,7 @@ class FitConfig:
 
     @classmethod
     def load(cls, path: Path | None, overrides: dict[str, Any]) -> FitConfig:
-        raw = read_config_file(path, "fit config") if path is not None else {}
-        raw.update({k: v for k, v in overrides.items() if v is not None})
-        if unknown := sorted(set(raw) - set(cls.__dataclass_fields__)):
-            raise ValueError(f"unknown fit option(s) {', '.join(unknown)}; known: "
-                             f"{', '.join(cls.__dataclass_fields__)}.")
-        cfg = cls(**raw)
+        cfg = cls(**read_options(path, overrides, list(cls.__dataclass_fields__), "fit"))
         cfg.check()
         return cfg
 
@@ -97,8 +83,7 @@ class FitConfig:
                              f"'{self.model}'): only those go to the FPGA.")
         if self.teacher_model is None:
             self.teacher_model = f"{family_of(self.model)}-float"
-        if self.image_size is None and self.data == "digits":
-            self.image_size = 16  # as TrainConfig: digits are 8×8, smaller than any preset
+        self.default_image_size()
         if self.epochs <= 0 or self.min_steps < 1 or self.teacher_scale <= 0:
             raise ValueError("epochs and teacher_scale must be positive, min_steps at least 1.")
         if self.selection_rounds < 1:
@@ -119,12 +104,7 @@ class Stage:
 
 
 def _base(cfg: FitConfig, steps: int) -> dict[str, Any]:
-    return {"data": cfg.data, "image_size": cfg.image_size, "resize": cfg.resize,
-            "labels": cfg.labels,
-            "labels_per_class": cfg.labels_per_class, "val_per_class": cfg.val_per_class,
-            "unlabeled": cfg.unlabeled, "labels_file": cfg.labels_file,
-            "selection": cfg.selection, "selection_features": cfg.selection_features,
-            "width_mult": cfg.width_mult, "steps": steps,
+    return {**cfg.data_choice(), "width_mult": cfg.width_mult, "steps": steps,
             "batch_size": cfg.batch_size, "unlabeled_ratio": cfg.unlabeled_ratio,
             "eval_every": max(25, steps // 20), "seed": cfg.seed, "device": cfg.device,
             "progress": cfg.progress}
@@ -270,6 +250,8 @@ def run_fit(cfg: FitConfig, fit_dir: Path, echo: Any = print) -> dict[str, Any]:
     student = _stage_dir(fit_dir, "student")
     if cfg.hardware:
         _hardware(cfg, student, echo)
+    from tinyssl.pipeline.fit_report import fit_markdown, summarize
+
     result = summarize(cfg, fit_dir, stages, estimate, time.perf_counter() - started)
     atomic_write_bytes(fit_dir / "fit.json", json.dumps(result, indent=2).encode())
     atomic_write_bytes(fit_dir / "fit.md", fit_markdown(result).encode())
@@ -288,78 +270,6 @@ def _hardware(cfg: FitConfig, student: Path, echo: Any) -> None:
     if not (student / "verify.json").is_file():
         echo(f"student: bit-exact verification on {cfg.verify_images} test images.")
         verify_run(student, images=cfg.verify_images)
-
-
-def summarize(cfg: FitConfig, fit_dir: Path, stages: list[Stage], estimate: dict[str, float],
-              wall_s: float) -> dict[str, Any]:
-    """Each stage's test accuracy, macro-F1, time and gain; the student's hardware numbers;
-    one-sentence warnings where a result is poor."""
-    from tinyssl.train.verdict import result_warnings
-
-    rows = []
-    for stage in stages:
-        s = read_json(_stage_dir(fit_dir, stage.name) / "summary.json")
-        rows.append({"stage": stage.name, "purpose": stage.purpose, "model": stage.train.model,
-                     "method": stage.train.method, "steps": stage.train.steps,
-                     "test_acc": s.get("test_acc"), "test_macro_f1": s.get("test_macro_f1"),
-                     "train_time_s": s.get("train_time_s"), "chance_acc": s.get("chance_acc"),
-                     "estimated_s": estimate.get(stage.name)})
-    by = {r["stage"]: r for r in rows}
-    base = by.get("baseline", {}).get("test_acc")
-    student = _stage_dir(fit_dir, "student")
-    s_acc, chance = by["student"]["test_acc"], by["student"]["chance_acc"]
-    warnings = result_warnings(s_acc, chance or 0.0, baseline=base)
-    teacher = by["teacher"]["test_acc"]
-    if teacher is not None and s_acc is not None and s_acc < teacher - 0.03:
-        warnings.append(f"the quantized student ({100 * s_acc:.1f} %) is more than 3 points "
-                        f"below its float teacher ({100 * teacher:.1f} %): train the student "
-                        "longer (--steps) or use more bits.")
-    fpga, verify = read_json(student / "fpga" / "report.json"), read_json(student / "verify.json")
-    return {"config": asdict(cfg), "fit_dir": str(fit_dir), "stages": rows,
-            "gain_over_baseline": None if base is None or s_acc is None else s_acc - base,
-            "fpga": {k: fpga.get(k) for k in ("board", "est_fps", "fits", "totals")} if fpga
-            else None,
-            "verify": {k: verify.get(k) for k in ("agree", "quant_test_acc", "images")}
-            if verify else None,
-            "warnings": warnings, "wall_s": wall_s}
-
-
-def _pct(v: float | None) -> str:
-    return "–" if v is None else f"{100 * v:.1f}"
-
-
-def fit_markdown(r: dict[str, Any]) -> str:
-    cfg = r["config"]
-    labels = (f"{cfg['labels_per_class']} per class" if cfg["labels_per_class"]
-              else f"{cfg['labels']}")
-    lines = [f"# tinyssl fit: {cfg['data']}, {labels} labels, {cfg['model']}", "",
-             "| stage | what | model | steps | test acc % | macro-F1 % | vs baseline (points) "
-             "| train min |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    base = next((row["test_acc"] for row in r["stages"] if row["stage"] == "baseline"), None)
-    for row in r["stages"]:
-        acc = row["test_acc"]
-        gain = ("" if base is None or acc is None or row["stage"] == "baseline"
-                else f"{100 * (acc - base):+.1f}")
-        minutes = "–" if row["train_time_s"] is None else f"{row['train_time_s'] / 60:.1f}"
-        lines.append(f"| {row['stage']} | {row['purpose']} | {row['model']} | {row['steps']} "
-                     f"| {_pct(acc)} | {_pct(row['test_macro_f1'])} | {gain} | {minutes} |")
-    if r["gain_over_baseline"] is not None:
-        lines += ["", f"The distilled student gains {100 * r['gain_over_baseline']:+.1f} points "
-                      "over the supervised baseline on the same labels."]
-    if r["fpga"]:
-        f = r["fpga"]
-        totals = f.get("totals") or {}
-        lines += ["", f"FPGA ({f['board']}): {totals.get('LUT', 0):,.0f} LUT, "
-                      f"{totals.get('BRAM_18K', 0):,.0f} BRAM_18K, {totals.get('DSP', 0):,.0f} "
-                      f"DSP, {f['est_fps']:,.0f} images/s estimated; fits: {f['fits']}."]
-    if r["verify"]:
-        v = r["verify"]
-        lines += ["", f"Bit-exact verification on {v['images']} images: "
-                      f"{'all stages agree' if v['agree'] else 'DISAGREEMENT'}; onnxruntime "
-                      f"(QCDQ) test accuracy {_pct(v['quant_test_acc'])} %."]
-    for w in r["warnings"]:
-        lines += ["", f"**Warning:** {w}"]
-    return "\n".join(lines) + "\n"
 
 
 def start_fit(cfg: FitConfig | None, runs_root: Path, resume: Path | None,

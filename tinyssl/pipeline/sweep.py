@@ -34,7 +34,7 @@ from typing import Any
 
 import psutil
 
-from tinyssl.config import read_config_file
+from tinyssl.config import read_options
 from tinyssl.runs import atomic_write_bytes, read_json
 
 log = logging.getLogger(__name__)
@@ -52,11 +52,8 @@ class SweepConfig:
 
     @classmethod
     def load(cls, path: Path) -> SweepConfig:
-        raw = read_config_file(path, "sweep config")
-        known = {"name", "base", "grid", "runs", "fpga", "verify", "stale_after_s"}
-        if unknown := set(raw) - known:
-            raise ValueError(f"{path}: unknown sweep keys {sorted(unknown)}; "
-                             f"use {', '.join(sorted(known))}.")
+        known = ["base", "fpga", "grid", "name", "runs", "stale_after_s", "verify"]
+        raw = read_options(path, {}, known, "sweep")
         grid = raw.get("grid") or {}
         for key, values in grid.items():
             if not isinstance(values, list) or not values:

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyssl.config import read_config_file
+from tinyssl.config import read_options
 from tinyssl.data.images import convert_channels
 from tinyssl.runs import atomic_write_bytes
 
@@ -53,11 +53,7 @@ class TransferConfig:
 
     @classmethod
     def load(cls, path: Path) -> TransferConfig:
-        raw = read_config_file(path, "transfer config")
-        known = set(cls.__dataclass_fields__)
-        if set(raw) - known:
-            raise ValueError(f"{path}: unknown key(s) {', '.join(sorted(set(raw) - known))}; "
-                             f"known keys are {', '.join(sorted(known))}.")
+        raw = read_options(path, {}, sorted(cls.__dataclass_fields__), "transfer")
         missing = {"name", "sources", "targets"} - set(raw)
         if missing:
             raise ValueError(f"{path} must set {', '.join(sorted(missing))}.")

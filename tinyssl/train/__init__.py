@@ -9,8 +9,12 @@ __all__ = ["Trainer", "TrainingDiverged", "TrainingInterrupted"]
 
 def __getattr__(name: str) -> Any:
     """Imported on first use (PEP 562), so `tinyssl train --help` starts without torch."""
-    if name in __all__:
-        from tinyssl.train import loop
+    if name == "Trainer":
+        from tinyssl.train.loop import Trainer
 
-        return getattr(loop, name)
+        return Trainer
+    if name in __all__:
+        from tinyssl.train import errors
+
+        return getattr(errors, name)
     raise AttributeError(f"module 'tinyssl.train' has no attribute '{name}'")

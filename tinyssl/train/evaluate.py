@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,8 +13,6 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 from torch import nn
-
-from tinyssl.train.device import pick_device
 
 
 @torch.no_grad()

@@ -10,9 +10,7 @@ batches into a loss.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import math
 import signal
 import sys
 import threading
@@ -28,7 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tinyssl.config import TrainConfig
 from tinyssl.data.stream import BatchStream
 from tinyssl.data.types import DataBundle, Split
-from tinyssl.methods import Batch, Method, get_method
+from tinyssl.methods import Method, get_method
 from tinyssl.models import ModelSpec, model_spec_dict
 from tinyssl.runs import (
     append_jsonl,
@@ -41,6 +39,7 @@ from tinyssl.runs import (
 from tinyssl.train.callbacks.base import Callback
 from tinyssl.train.distributed import Dist
 from tinyssl.train.ema import EMA
+from tinyssl.train.errors import TrainingInterrupted
 from tinyssl.train.optim import build_optimizer, mixed_precision
 from tinyssl.train.pool import Pool
 from tinyssl.train.setup import (
@@ -51,22 +50,10 @@ from tinyssl.train.setup import (
     seed_everything,
     set_rng_state,
 )
+from tinyssl.train.step import train_step
 
 #: How a run's split is chosen when its config names a selection rule (select layer).
 SplitRule = Callable[[TrainConfig, DataBundle, Path | None], Split]
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN/inf; the last good checkpoint is kept."""
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C: a checkpoint was saved first, so `--resume run` continues exactly."""
-
-    def __init__(self, run: Path, step: int, then: str = "") -> None:
-        super().__init__(f"interrupted at step {step}; checkpoint saved. Continue with "
-                         f"`tinyssl train --resume {run}`.{then}")
-        self.run, self.step = run, step
 
 
 class Trainer:
@@ -101,6 +88,9 @@ class Trainer:
             cfg, [p for p in self.method.parameters() if p.requires_grad])
         self.amp_dtype, self.scaler = mixed_precision(cfg, device)
         self._build_streams()
+        #: One optimiser step (step.py); a callback's setup may wrap or replace it (a
+        #: compiled step, say) with a function of the same signature.
+        self.step_fn: Callable[[Trainer, torch.nn.Module], float] = train_step
         for cb in self.callbacks:
             cb.setup(self)
         # Only now, with the model, method options and schedule checked, does the run
@@ -224,6 +214,13 @@ class Trainer:
         for name, stream in self._streams():
             stream.reset(*self._pool_of(name))
 
+    def add_logs(self, logs: dict[str, Any]) -> None:
+        """One step's scalars (tensors stay on the device until the next validation)."""
+        for k, v in logs.items():
+            self._acc[k] = self._acc.get(k, 0.0) + (v.detach().float() if
+                                                    isinstance(v, torch.Tensor) else v)
+        self._acc_n += 1
+
     def take_logs(self) -> dict[str, float]:
         """Means of the method's logged scalars since the last call (then reset)."""
         means = {k: float(v) / max(self._acc_n, 1) for k, v in self._acc.items()}
@@ -247,48 +244,10 @@ class Trainer:
         self._finish = True
 
     # ------------------------------------------------------------------- loop
-    def _batch(self, stream: BatchStream | None) -> Batch | None:
-        if stream is None:
-            return None
-        drawn = stream.next()
-        x = self.pool.x[drawn.index]
-        if self.cuda and self.cfg.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return Batch(x, drawn.y, drawn.index)
-
     def _train_mode(self) -> None:
         self.method.train()
         if self.cfg.freeze_encoder:  # a frozen encoder keeps its BatchNorm statistics too
             self.net.encoder.eval()
-
-    def _one_step(self, model: torch.nn.Module) -> float:
-        labeled, unlabeled = self._batch(self.labeled), self._batch(self.unlabeled)
-        autocast = (torch.autocast("cuda", dtype=self.amp_dtype) if self.amp_dtype
-                    else contextlib.nullcontext())
-        with autocast:
-            out = model(labeled, unlabeled, self.step / self.cfg.steps)
-        loss = out.loss.float()
-        value = loss.item()  # one sync per step buys the NaN guard below
-        if self.dist.any(not math.isfinite(value), self.device):
-            raise TrainingDiverged(
-                f"the loss became {value} at step {self.step + 1}; stopped. Try a lower --lr "
-                f"or --amp off. The last good checkpoint is kept in {self.run / 'checkpoints'}.")
-        self.opt.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(self.opt)
-        self.scaler.update()
-        self.method.after_optimizer_step(self.step / self.cfg.steps)
-        self.sched.step()
-        if self.ema is not None:
-            self.ema.update(self.net, self.step)
-        n = sum(len(b.x) for b in (labeled, unlabeled) if b is not None)
-        self.images_seen += n * self.dist.world
-        logs = {"loss": loss.detach(), **out.logs}
-        for k, v in logs.items():
-            self._acc[k] = self._acc.get(k, 0.0) + (v.detach().float() if
-                                                    isinstance(v, torch.Tensor) else v)
-        self._acc_n += 1
-        return value
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
         if self._stop:  # second Ctrl-C: stop at once
@@ -319,7 +278,7 @@ class Trainer:
 
     def _train_one(self) -> None:
         t0 = time.perf_counter()
-        self.last_loss = self._one_step(self._model)
+        self.last_loss = self.step_fn(self, self._model)
         self.train_time += time.perf_counter() - t0
         self.step += 1
         for cb in self.callbacks:

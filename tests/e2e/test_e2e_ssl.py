@@ -75,7 +75,7 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     cfg = tmp_path / "bad.yaml"
     cfg.write_text("name: x\nsources: {none: null}\ntargets: {d: digits}\nbogus: 1\n")
     res = cli.invoke(main, ["transfer", str(cfg), "--runs", str(tmp_path)])
-    assert res.exit_code == 2 and "unknown key(s) bogus" in res.output
+    assert res.exit_code == 2 and "unknown transfer option(s) bogus" in res.output
 
 
 def test_transfer_matrix_is_written_and_resumes(tmp_path: Path) -> None:
@@ -112,7 +112,7 @@ def test_shipped_transfer_configs_are_valid(name: str) -> None:
     from tinyssl.pipeline.transfer import TransferConfig
     from tinyssl.train.pretext import pretrain_config
 
-    cfg = TransferConfig.load(Path(__file__).parents[1] / "configs" / name)
+    cfg = TransferConfig.load(Path(__file__).parents[2] / "configs" / name)
     assert cfg.sources["none"] is None and set(cfg.targets) <= set(cfg.sources)
     top = {"model": cfg.model, "image_size": cfg.image_size, "device": "cpu"}
     assert pretrain_config(None, {**cfg.pretrain, **top}).method == "simclr"

@@ -35,7 +35,7 @@ grid: {method: [supervised, uda], seed: [0, 1, 2]}
 
 @pytest.mark.parametrize("text, match", [
     ("grid: {seed: []}", "non-empty list"),
-    ("grids: {seed: [1]}", "unknown sweep keys"),
+    ("grids: {seed: [1]}", "unknown sweep option"),
 ])
 def test_bad_sweep_configs_are_refused(tmp_path: Path, text: str, match: str) -> None:
     with pytest.raises(ValueError, match=match):

@@ -18,7 +18,7 @@ from tinyssl.config import load_config
 from tinyssl.data import load_dataset
 from tinyssl.data.labels_file import read_labels_file
 from tinyssl.data.types import DataBundle, ImageSet, Split
-from tinyssl.select import RULES, select, train_features
+from tinyssl.select import RULES, config_split, select, train_features
 from tinyssl.select.sheet import CAPTION, PAD, TILE, contact_sheet, sheet_grid
 from tinyssl.train.setup import load_data
 
@@ -229,17 +229,19 @@ def test_array_sources_list_indices_and_selection_runs_inside_training(tmp_path:
     assert len(rows) == 20 and all(r["index"].isdigit() for r in rows)
     cfg = load_config(None, {"data": "digits", "selection": "typicover", "labels_per_class": 2,
                              "selection_features": "pixels"})
-    bundle, split = load_data(cfg, None)
-    again = load_data(cfg, None)[1]
+    bundle, split = load_data(cfg, None, config_split)
+    again = load_data(cfg, None, config_split)[1]
     assert split.source == "typicover" and len(split.labeled) == 20
     assert np.array_equal(split.labeled, again.labeled)
     assert len(np.unique(bundle.train.y[split.labeled])) >= 9  # digits: nearly every class
     assert not np.intersect1d(split.labeled, split.val).size
     assert len(split.labeled) + len(split.val) + len(split.unlabeled) == len(bundle.train)
     uniform = load_config(None, {"data": "digits", "selection": "uniform", "labels": 20})
-    first, second = load_data(uniform, None)[1], load_data(uniform, None)[1]
+    first, second = (load_data(uniform, None, config_split)[1] for _ in range(2))
     assert first.source == "uniform" and np.array_equal(first.labeled, second.labeled)
     assert len(first.labeled) == 20 and not np.intersect1d(first.labeled, first.val).size
+    with pytest.raises(ValueError, match="pipeline.run_training"):  # the bare trainer's
+        load_data(uniform, None)
 
 
 def test_next_round_skips_the_runs_labels_and_ranks_by_uncertainty(tmp_path: Path) -> None:
@@ -344,3 +346,12 @@ def test_labelling_rounds_spend_the_budget_during_training(tmp_path: Path) -> No
     code, text = _invoke("train", "--data", "digits", "--labels", "20", "--selection", "uniform",
                          "--selection-rounds", "3", "--steps", "2")
     assert code == 2 and "cannot exceed steps" in text  # some rounds would never happen
+
+
+def test_config_selections_are_the_cold_start_rules() -> None:
+    """config.SELECTIONS (named below the select layer) lists exactly what select offers a
+    training run: random, uniform and every cold-start rule."""
+    from tinyssl.config import SELECTIONS
+    from tinyssl.select.rules import COLD_RULES
+
+    assert ("random", "uniform", *COLD_RULES) == SELECTIONS

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from tinyssl.config import load_config
-from tinyssl.methods.supervised import Consistency, Supervised
+from tinyssl.methods.consistency import Consistency
+from tinyssl.methods.supervised import Supervised
 from tinyssl.pipeline import run_training
 from tinyssl.train import TrainingDiverged, TrainingInterrupted
 
@@ -32,6 +33,12 @@ def test_ctrl_c_then_resume_matches_the_uninterrupted_run(tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     torch.set_num_threads(1)
     straight = run_training(load_config(None, CFG), tmp_path / "a")
+    # the keys every version has written, so an older last.pt resumes with this code
+    assert list(torch.load(straight / "checkpoints" / "last.pt", weights_only=False)) == [
+        "model", "model_spec", "classes", "step", "method", "optimizer", "scheduler", "scaler",
+        "ema", "rng", "streams", "growth", "labeled", "unlabeled", "train_time_s",
+        "images_seen", "config", "running_logs", "best_val_acc", "last_val_acc",
+        "time_to_target_s"]
 
     original = Consistency.training_step
     calls = {"n": 0}

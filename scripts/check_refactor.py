@@ -22,6 +22,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,8 @@ STAMP = re.compile(r"-\d{8}-\d{6}(-\d+)?")
 SMALL = ["--data", "digits", "--steps", "30", "--eval-every", "10", "--batch-size", "16",
          "--seed", "0", "--device", "cpu", "--no-progress", "--threads", "1"]
 LABELLED = ["supervised", "uda", "fixmatch", "flexmatch", "freematch", "pseudolabel"]
-PRETEXT = ["simclr", "rotation", "byol", "simsiam", "jigsaw", "autoencoder", "colorization",
-           "inpainting"]
+#: colorization needs colour images (digits are grey: it refuses them, exit 2)
+PRETEXT = ["simclr", "rotation", "byol", "simsiam", "jigsaw", "autoencoder", "inpainting"]
 
 
 def tinyssl(*args: str) -> None:
@@ -51,7 +52,10 @@ def only_run(root: Path) -> Path:
 
 
 def train(out: Path, name: str, *args: str) -> Path:
-    tinyssl("train", "--runs", str(out / name), "--name", name, *SMALL, *args)
+    """One run into OUT/name/ (kept when a rerun of `run` finds it finished)."""
+    if not list((out / name).glob("*/summary.json")):
+        shutil.rmtree(out / name, ignore_errors=True)
+        tinyssl("train", "--runs", str(out / name), "--name", name, *SMALL, *args)
     return only_run(out / name)
 
 
@@ -82,6 +86,8 @@ def run_all(out: Path, old_runs: Path | None) -> None:
                      "--pl-threshold", "0.1")
         shutil.copytree(base, out / "extend-source" / base.name)
     else:
+        while not (old_runs / "hashes.json").is_file():  # the earlier `run` still going
+            time.sleep(10)
         src = only_run(old_runs / "extend-source")
         shutil.copytree(src, out / "extend-source" / src.name)
         base = out / "extend" / src.name
@@ -172,7 +178,7 @@ def main() -> int:
     if args.cmd == "hash":
         write_hashes(args.out.resolve())
         return 0
-    args.out.mkdir(parents=True, exist_ok=False)
+    args.out.mkdir(parents=True, exist_ok=True)
     run_all(args.out.resolve(), args.old_runs.resolve() if args.old_runs else None)
     return 0
 

@@ -59,6 +59,24 @@ def train(out: Path, name: str, *args: str) -> Path:
     return only_run(out / name)
 
 
+def pretrain_and_probe(out: Path) -> None:
+    if not list((out / "pretrain").glob("*/probe*.json")):
+        shutil.rmtree(out / "pretrain", ignore_errors=True)
+        tinyssl("pretrain", "--runs", str(out / "pretrain"), "--name", "pretrain", "--data",
+                "digits", "--steps", "30", "--eval-every", "10", "--seed", "0", "--device",
+                "cpu", "--no-progress", "--threads", "1")
+        tinyssl("probe", str(only_run(out / "pretrain")), "--data", "digits",
+                "--labels-per-class", "5", "--device", "cpu")
+
+
+def fit(out: Path) -> None:
+    if not list((out / "fit").glob("*/fit.json")):
+        shutil.rmtree(out / "fit", ignore_errors=True)
+        tinyssl("fit", "--runs", str(out / "fit"), "--data", "digits", "--labels-per-class",
+                "3", "--steps", "20", "--teacher-steps", "30", "--no-hardware", "--seed", "0",
+                "--device", "cpu", "--no-progress", "--threads", "1")
+
+
 def run_all(out: Path, old_runs: Path | None) -> None:
     for m in LABELLED:
         train(out, m, "--method", m, "--labels-per-class", "3")
@@ -71,14 +89,8 @@ def run_all(out: Path, old_runs: Path | None) -> None:
           "--pl-target", "0", "--pl-every", "5", "--pl-threshold", "0.1", "--pl-max", "20")
     train(out, "rounds", "--method", "supervised", "--labels-per-class", "3",
           "--selection", "uniform", "--selection-rounds", "3")
-    tinyssl("pretrain", "--runs", str(out / "pretrain"), "--name", "pretrain", "--data",
-            "digits", "--steps", "30", "--eval-every", "10", "--seed", "0", "--device", "cpu",
-            "--no-progress", "--threads", "1")
-    tinyssl("probe", str(only_run(out / "pretrain")), "--data", "digits",
-            "--labels-per-class", "5", "--device", "cpu")
-    tinyssl("fit", "--runs", str(out / "fit"), "--data", "digits", "--labels-per-class", "3",
-            "--steps", "20", "--teacher-steps", "30", "--no-hardware", "--seed", "0",
-            "--device", "cpu", "--no-progress", "--threads", "1")
+    pretrain_and_probe(out)
+    fit(out)
     # the extension of a 30-step run to 50 steps, from last.pt (an earlier code's with --old-runs)
     if old_runs is None:
         base = train(out, "extend", "--method", "uda", "--labels-per-class", "3",

@@ -1,7 +1,8 @@
 """The `tinyssl` command line: one thin sub-command per pipeline stage.
 
-Each stage module owns its click commands; this file only names them. A command's module
-is imported when that command runs (or shows its help), so `tinyssl --help` and
+Every click command lives in this package, one file per command group (shared options in
+options.py, exit codes in errors.py); this file only names them. A command's module is
+imported when that command runs (or shows its help), so `tinyssl --help` and
 `--version` start in a fraction of a second instead of importing torch, Brevitas and FINN.
 """
 

@@ -51,7 +51,7 @@ def run_one(job: tuple[str, int, dict[str, Any], str, int]) -> tuple[str, int, s
     and seed, so a rerun resumes it."""
     import torch
 
-    from tinyssl.fit import FIT_FILE, FitConfig, save_fit_config, start_fit
+    from tinyssl.pipeline.fit import FIT_FILE, FitConfig, save_fit_config, start_fit
 
     setting, seed, options, root, threads = job
     torch.set_num_threads(threads)

@@ -25,7 +25,7 @@ from bench_finn_estimates import untrained_run
 from tinyssl.export import QCDQ_NAME
 from tinyssl.fpga import build_run
 from tinyssl.fpga.build import finn_dir
-from tinyssl.runs import load_net
+from tinyssl.models import load_net
 from tinyssl.verify import stages
 
 REPO = Path(__file__).resolve().parents[1]

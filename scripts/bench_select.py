@@ -70,7 +70,7 @@ def features_job(job: tuple[str, int]) -> dict[str, Any]:
     from tinyssl.data.cache import tinyssl_home
     from tinyssl.data.splits import draw_validation
     from tinyssl.models import family_of
-    from tinyssl.probe import knn_accuracy
+    from tinyssl.pipeline.probe import knn_accuracy
     from tinyssl.select import select
     from tinyssl.select.embed import run_features, simclr_encoder
 
@@ -447,7 +447,7 @@ def main() -> None:
         if args.runs == REPO / "runs" / "bench-select":
             args.runs = REPO / "runs" / "bench-select-fit"
         return fit_part(args)
-    from tinyssl.sweep import collect_rows, run_sweep_workers
+    from tinyssl.pipeline.sweep import collect_rows, run_sweep_workers
 
     features = all_features(args)
     config = sweep_yaml(args.seeds, args.runs)

@@ -30,8 +30,8 @@ import torch
 import yaml
 
 from tinyssl.config import load_config
+from tinyssl.pipeline.sweep import collect_rows, run_sweep_workers
 from tinyssl.runs import read_json
-from tinyssl.sweep import collect_rows, run_sweep_workers
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -182,7 +182,7 @@ def markdown(table: list[dict[str, Any]], meta: dict[str, Any], command: str) ->
 def engine_images_per_s(setting: str, model: str, batch_size: int, steps: int,
                         root: Path) -> float:
     """The engine on the same setting, alone on the machine, one thread (like the bare loop)."""
-    from tinyssl.train import run_training
+    from tinyssl.pipeline import run_training
 
     cfg = load_config(None, {**cell(setting, "supervised", steps), "model": model,
                              "steps": steps, "batch_size": batch_size, "eval_every": 50,

@@ -23,10 +23,10 @@ import torch
 from tinyssl.config import load_config
 from tinyssl.data import load_dataset, make_split
 from tinyssl.data.stream import images_to_device
-from tinyssl.pretrain import pretrain_config
-from tinyssl.probe import calibrate_batchnorm, probe_encoder
-from tinyssl.runs import ModelSpec, load_net
-from tinyssl.train import run_training
+from tinyssl.models import ModelSpec, load_net
+from tinyssl.pipeline import run_training
+from tinyssl.pipeline.probe import calibrate_batchnorm, probe_encoder
+from tinyssl.train.pretext import pretrain_config
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"

@@ -42,8 +42,8 @@ def run_one(job: tuple[str, str, int, int, str]) -> dict[str, Any]:
     import torch
 
     from tinyssl.config import load_config
+    from tinyssl.pipeline import run_training
     from tinyssl.runs import read_json
-    from tinyssl.train import run_training
 
     torch.set_num_threads(1)
     method, amount, seed, steps, root = job
@@ -79,7 +79,7 @@ def run_one(job: tuple[str, str, int, int, str]) -> dict[str, Any]:
 
 def _fit_cell(cell: Path, cap: float | None, seed: int, steps: int, method: str,
               amount: str) -> dict[str, Any]:
-    from tinyssl.fit import FIT_FILE, FitConfig, save_fit_config, start_fit
+    from tinyssl.pipeline.fit import FIT_FILE, FitConfig, save_fit_config, start_fit
     from tinyssl.runs import read_json
 
     cfg = FitConfig.load(None, {"data": DATA, "image_size": 32, "labels_per_class": 10,

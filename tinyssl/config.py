@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import types
 import typing
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,11 @@ import yaml
 OPTIMIZERS = ("sgd", "adam", "adamw")
 DEVICES = ("auto", "cpu", "cuda")
 AMP_MODES = ("auto", "bf16", "fp16", "off")
+#: What a training run's `selection` may be: "random" is the default class-stratified draw
+#: (labels_per_class of every class: it needs the labels a customer does not have yet),
+#: the others (uniform and select/rules.py's COLD_RULES: a test checks they agree) pick
+#: from the pool without looking at labels. Named here: the config sits below select.
+SELECTIONS = ("random", "uniform", "typicover", "typiclust", "probcover", "kcenter")
 #: Learning rate when none is given: (optimizer is SGD, model is quantized) → lr. The
 #: quantized presets keep weights in [-1, 1] with rounding steps of 1/(2^(W-1)-1) (ternary at
 #: W = 2), so a weight needs a large push to change level: tiny-w2a2 on mnist5k, all labels,
@@ -28,10 +33,11 @@ DEFAULT_LR = {(True, True): 0.3, (True, False): 0.03, (False, True): 0.02, (Fals
 
 
 @dataclass
-class TrainConfig:
-    """One training run. `warmup` < 1 is a fraction of `steps`, >= 1 a number of steps."""
+class DataChoice:
+    """The data and which images are labelled: the fields a training run and a fit share
+    (fit hands them to every stage as they are). First in both, so their YAML files keep
+    this order."""
 
-    # data
     data: str = "digits"
     image_size: int | None = None
     resize: str = "squash"  # non-square images: squash, center-crop or pad (images.py)
@@ -42,6 +48,20 @@ class TrainConfig:
     labels_file: str | None = None  # CSV of the images to label (tinyssl select): no random draw
     selection: str = "random"  # class-stratified draw; or uniform, typicover, typiclust, …
     selection_features: str = "simclr"  # for `selection`: simclr (on the spot), pixels, or RUN
+
+    def data_choice(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(DataChoice)}
+
+    def default_image_size(self) -> None:
+        if self.image_size is None and self.data == "digits":
+            self.image_size = 16  # digits are 8×8, smaller than any FPGA preset takes
+
+
+@dataclass
+class TrainConfig(DataChoice):
+    """One training run. `warmup` < 1 is a fraction of `steps`, >= 1 a number of steps."""
+
+    # data: DataChoice's fields, then
     selection_steps: int = 400  # SimCLR steps of the on-the-spot selection encoder
     selection_rounds: int = 1  # > 1: spend the budget in rounds, the later ones by uncertainty
     cache_dir: str | None = None
@@ -94,8 +114,7 @@ class TrainConfig:
         if self.method not in METHODS:
             raise ValueError(f"unknown method '{self.method}'; choose from {', '.join(METHODS)}.")
         self.method_options = _checked_method_options(self.method, self.method_options)
-        if self.image_size is None and self.data == "digits":
-            self.image_size = 16  # digits are 8×8, smaller than any FPGA preset takes
+        self.default_image_size()
         parsed = parse_quant_name(self.model)
         if not is_known_model(self.model):
             raise ValueError(f"unknown model '{self.model}'; choose from "
@@ -138,9 +157,7 @@ class TrainConfig:
         return self
 
     def _check_selection(self) -> None:
-        from tinyssl.select.rules import TRAIN_SELECTIONS
-
-        _choice("selection", self.selection, TRAIN_SELECTIONS)
+        _choice("selection", self.selection, SELECTIONS)
         if self.labels_file is not None and (self.labels is not None or
                                              self.labels_per_class is not None):
             raise ValueError("labels_file lists the labelled images; give no labels or "
@@ -254,14 +271,22 @@ def read_config_file(path: Path | str, what: str = "config file") -> dict[str, A
     return raw
 
 
+def read_options(path: Path | None, overrides: dict[str, Any], known: list[str],
+                 what: str = "") -> dict[str, Any]:
+    """The one loader of every config (train, fit, sweep, transfer): the YAML file's mapping
+    (optional), then `overrides` (None values ignored), refusing keys not in `known`."""
+    label = f"{what} config" if what else "config file"
+    raw = read_config_file(path, label) if path is not None else {}
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    if unknown := sorted(set(raw) - set(known)):
+        where = f"{path}: " if path is not None else ""
+        raise ValueError(f"{where}unknown {what + ' ' if what else ''}option(s) "
+                         f"{', '.join(unknown)}; known options are {', '.join(known)}.")
+    return raw
+
+
 def load_config(path: Path | None, overrides: dict[str, Any]) -> TrainConfig:
     """YAML file (optional) then overrides (None values ignored), checked and typed."""
-    raw = read_config_file(path) if path is not None else {}
-    raw.update({k: v for k, v in overrides.items() if v is not None})
-    fields = typing.get_type_hints(TrainConfig)
-    unknown = sorted(set(raw) - set(fields))
-    if unknown:
-        raise ValueError(f"unknown option(s) {', '.join(unknown)}; known options are "
-                         f"{', '.join(fields)}.")
-    typed = {k: _coerce(k, v, fields[k]) for k, v in raw.items()}
-    return TrainConfig(**typed).validate()
+    hints = typing.get_type_hints(TrainConfig)
+    raw = read_options(path, overrides, list(hints))
+    return TrainConfig(**{k: _coerce(k, v, hints[k]) for k, v in raw.items()}).validate()

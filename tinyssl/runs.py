@@ -4,7 +4,7 @@ Layout (each stage appends, none rewrites another run's files):
     RUN/config.yaml  split.npz  metrics.jsonl  env.json  checkpoints/{last,best}.pt
     RUN/model.qonnx.onnx  model.qcdq.onnx  fpga/  verify.json  report.md
 A checkpoint is a dict with at least:
-    "model": Net state_dict, "model_spec": ModelSpec fields, "classes": list[str].
+    "model": Net state_dict, "model_spec": tinyssl.models.ModelSpec fields, "classes": list[str].
 """
 
 from __future__ import annotations
@@ -17,28 +17,10 @@ import platform
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-
-from tinyssl.models import Net, build_model
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """What `build_model` needs to rebuild a checkpoint's network."""
-
-    name: str
-    in_channels: int
-    image_size: int
-    num_classes: int
-    width_mult: float = 1.0
-
-    def build(self) -> Net:
-        return build_model(self.name, self.in_channels, self.image_size, self.num_classes,
-                           self.width_mult)
 
 
 def new_run_dir(root: Path, name: str) -> Path:
@@ -116,18 +98,6 @@ def find_checkpoint(run: Path) -> Path:
         if (run / "checkpoints" / name).is_file():
             return run / "checkpoints" / name
     raise FileNotFoundError(f"{run} holds no checkpoints/best.pt or checkpoints/last.pt")
-
-
-def load_net(run: Path) -> tuple[Net, dict[str, Any]]:
-    """Rebuild the trained network of a run (eval mode) and return it with its checkpoint."""
-    ckpt = load_checkpoint(find_checkpoint(run))
-    net = ModelSpec(**ckpt["model_spec"]).build()
-    net.load_state_dict(ckpt["model"])
-    return net.eval(), ckpt
-
-
-def model_spec_dict(spec: ModelSpec) -> dict[str, Any]:
-    return asdict(spec)
 
 
 def environment() -> dict[str, Any]:

@@ -27,7 +27,7 @@ QCDQ_NAME = "model.qcdq.onnx"
 def export_run(run: Path) -> dict[str, Path]:
     """Write RUN/model.qonnx.onnx and RUN/model.qcdq.onnx from the run's best checkpoint."""
     from tinyssl.export.onnx_export import export_qonnx, to_qcdq
-    from tinyssl.runs import load_net
+    from tinyssl.models import load_net
 
     run = Path(run)
     net, ckpt = load_net(run)

@@ -24,7 +24,7 @@ import torch
 from torch.nn import functional as F  # noqa: N812
 
 from tinyssl.methods.base import Batch, StepOutput
-from tinyssl.methods.supervised import Consistency
+from tinyssl.methods.consistency import Consistency
 from tinyssl.models import Net
 
 
@@ -88,7 +88,7 @@ class Distill(Consistency):
 def load_teacher(run: Path, num_classes: int) -> torch.nn.Module:
     """The teacher run's network, in eval mode with gradients off; one clear error if the run
     is missing or was trained on other classes."""
-    from tinyssl.runs import load_net
+    from tinyssl.models import load_net
 
     if not (run / "checkpoints").is_dir():
         raise ValueError(f"distill teacher {run} is not a trained run directory (no "

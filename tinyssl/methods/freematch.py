@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from tinyssl.methods.supervised import Consistency, hard_label_loss
+from tinyssl.methods.consistency import Consistency, hard_label_loss
 from tinyssl.models import Net
 
 

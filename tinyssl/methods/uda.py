@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch.nn import functional as F  # noqa: N812
 
-from tinyssl.methods.supervised import Consistency
+from tinyssl.methods.consistency import Consistency
 from tinyssl.models import Net
 
 TSA_SCHEDULES = ("none", "linear", "log", "exp")

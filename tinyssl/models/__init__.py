@@ -10,6 +10,7 @@ from tinyssl.models.registry import (
     is_known_model,
     parse_quant_name,
 )
+from tinyssl.models.spec import ModelSpec, load_net, model_spec_dict
 
-__all__ = ["Net", "SUPPORTED_BITS", "available_models", "build_model", "family_of",
-           "is_float_twin", "is_known_model", "parse_quant_name"]
+__all__ = ["ModelSpec", "Net", "SUPPORTED_BITS", "available_models", "build_model", "family_of",
+           "is_float_twin", "is_known_model", "load_net", "model_spec_dict", "parse_quant_name"]

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyssl.config import TrainConfig
 from tinyssl.data.types import DataBundle, DataError, ImageSet, Split
 from tinyssl.select.rules import COLD_RULES, NEXT_RULES, RULES, Picks, select
 
 FEATURES = ("simclr", "pixels")  # or a run directory
 
-__all__ = ["COLD_RULES", "FEATURES", "NEXT_RULES", "RULES", "Picks", "budget_of", "pool_of",
-           "select", "selection_split", "train_features"]
+__all__ = ["COLD_RULES", "FEATURES", "NEXT_RULES", "RULES", "Picks", "budget_of",
+           "config_split", "pool_of", "select", "selection_split", "train_features"]
 
 
 def pool_of(bundle: DataBundle) -> DataBundle:
@@ -72,6 +73,27 @@ def train_features(features: str, bundle: DataBundle, *, data: str, image_size: 
         return run_features(run, bundle, pick_device(device))[0]
     finally:
         set_rng_state(state)
+
+
+def config_split(cfg: TrainConfig, bundle: DataBundle, cache: Path | None) -> Split:
+    """A training run's split when its config names a selection rule (the trainer's
+    `split_rule`): features of the whole pool, as `tinyssl select` computes them, then the
+    rule's picks of the first round's budget."""
+    if cfg.selection == "uniform":  # a uniform draw looks at no features
+        features = np.zeros((len(bundle.train), 0), np.float32)
+    else:  # the whole pool's (one cached encoder)
+        features = train_features(
+            cfg.selection_features, pool_of(bundle), data=cfg.data,
+            image_size=cfg.image_size, resize=cfg.resize, model=cfg.model,
+            steps=cfg.selection_steps, seed=cfg.seed, cache_dir=cache, device=cfg.device,
+            progress=cfg.progress)[:len(bundle.train)]
+    budget = budget_of(cfg.labels, cfg.labels_per_class, bundle.num_classes)
+    if cfg.selection_rounds > 1:  # the first round now, the others during training
+        from tinyssl.select.rounds import round_sizes
+
+        budget = round_sizes(budget, cfg.selection_rounds)[0]
+    return selection_split(bundle, cfg.selection, budget, features, cfg.val_per_class,
+                           cfg.seed)
 
 
 def selection_split(bundle: DataBundle, rule: str, budget: int, features: np.ndarray,

@@ -45,8 +45,8 @@ def simclr_encoder(bundle: DataBundle, data: str, image_size: int | None, resize
                    progress: bool = True) -> Path:
     """A finished SimCLR run on `bundle`'s training images under `root/<key>/`: reused when
     there, resumed when interrupted, trained otherwise."""
-    from tinyssl.pretrain import pretrain_config
-    from tinyssl.train import run_training
+    from tinyssl.train.pretext import pretrain_config
+    from tinyssl.train.run import run_config, train
 
     home = root / _encoder_key(bundle, model, steps, seed)
     runs = sorted(p for p in home.glob("*") if (p / "config.yaml").is_file()) \
@@ -57,11 +57,12 @@ def simclr_encoder(bundle: DataBundle, data: str, image_size: int | None, resize
                                  "model": model, "steps": steps, "seed": seed,
                                  "device": device, "progress": progress,
                                  "name": "selection-encoder", "eval_every": steps})
-    return run_training(cfg, home, resume=runs[-1] if runs else None)
+    resume = runs[-1] if runs else None
+    return train(run_config(cfg, resume, None), home, resume)
 
 
 def _load_run(run: Path, bundle: DataBundle) -> tuple[Net, dict[str, Any]]:
-    from tinyssl.runs import load_net
+    from tinyssl.models import load_net
 
     if not (Path(run) / "config.yaml").is_file():
         raise DataError(f"{run} is not a run directory (no config.yaml).")
@@ -80,7 +81,7 @@ def run_features(run: Path, bundle: DataBundle, device: torch.device,
     """Encoder features of every training image (and the classifier's probabilities when
     `with_probs`: the next-round rules need both)."""
     from tinyssl.data.stream import images_to_device
-    from tinyssl.probe import encoder_features
+    from tinyssl.train.evaluate import encoder_features
 
     net, _ = _load_run(run, bundle)
     net.to(device).eval()

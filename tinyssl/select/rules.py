@@ -45,10 +45,6 @@ if TYPE_CHECKING:
 COLD_RULES = ("typicover", "typiclust", "probcover", "kcenter")
 NEXT_RULES = ("uncertain",)
 RULES = ("uniform", *COLD_RULES, *NEXT_RULES)
-#: What a training run's `selection` may be: "random" is the default class-stratified draw
-#: (labels_per_class of every class: it needs the labels a customer does not have yet),
-#: the others pick from the pool without looking at labels.
-TRAIN_SELECTIONS = ("random", "uniform", *COLD_RULES)
 TYPICALITY_K = 20  # neighbours for typicality, as in the TypiClust paper
 MIN_CLUSTER = 5  # clusters smaller than this are outliers, picked only when nothing else is left
 CANDIDATES_PER_PICK = 3  # typicover's clusters per pick (2 and 4 measured worse, results/select.md)

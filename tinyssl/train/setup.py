@@ -14,8 +14,8 @@ import torch
 from tinyssl.config import TrainConfig
 from tinyssl.data.types import DataBundle, DataError, Split
 from tinyssl.methods import get_method
-from tinyssl.models import Net
-from tinyssl.runs import ModelSpec, find_checkpoint, load_checkpoint
+from tinyssl.models import ModelSpec, Net
+from tinyssl.runs import find_checkpoint, load_checkpoint
 
 
 def seed_everything(seed: int) -> None:
@@ -94,10 +94,12 @@ def cap_pool(pool: np.ndarray, cap: float | None, seed: int) -> np.ndarray:
     return np.sort(rng.choice(pool, size=keep, replace=False))
 
 
-def load_data(cfg: TrainConfig, resume: Path | None) -> tuple[DataBundle, Split]:
-    """The run's data and split: saved with the run (resume), from a labels file, picked by a
-    selection rule, or a seeded random draw. Labels a person gave in a labels file replace
-    the source's labels of those images."""
+def load_data(cfg: TrainConfig, resume: Path | None, split_rule: Any = None
+              ) -> tuple[DataBundle, Split]:
+    """The run's data and split: saved with the run (resume), from a labels file, picked by
+    `split_rule` (the select layer's, when the config names a selection rule), or a seeded
+    random draw. Labels a person gave in a labels file replace the source's labels of those
+    images."""
     from tinyssl.data import load_dataset
 
     cache = Path(cfg.cache_dir) if cfg.cache_dir else None
@@ -110,11 +112,12 @@ def load_data(cfg: TrainConfig, resume: Path | None) -> tuple[DataBundle, Split]
     if resume is not None and (resume / "split.npz").is_file():
         split = Split.load(resume / "split.npz")
     else:
-        split = _new_split(cfg, bundle, cache)
+        split = _new_split(cfg, bundle, cache, split_rule)
     return split.apply_labels(bundle), split
 
 
-def _new_split(cfg: TrainConfig, bundle: DataBundle, cache: Path | None) -> Split:
+def _new_split(cfg: TrainConfig, bundle: DataBundle, cache: Path | None,
+               split_rule: Any) -> Split:
     from tinyssl.data import make_split
     from tinyssl.data.splits import draw_validation, split_around
 
@@ -126,23 +129,10 @@ def _new_split(cfg: TrainConfig, bundle: DataBundle, cache: Path | None) -> Spli
                               exclude=labeled)
         return split_around(len(bundle.train), labeled, val, "labels-file", labels)
     if cfg.selection != "random":
-        from tinyssl.select import budget_of, pool_of, selection_split, train_features
-
-        if cfg.selection == "uniform":  # a uniform draw looks at no features
-            features = np.zeros((len(bundle.train), 0), np.float32)
-        else:  # the whole pool's, as `tinyssl select` computes them (one cached encoder)
-            features = train_features(
-                cfg.selection_features, pool_of(bundle), data=cfg.data,
-                image_size=cfg.image_size, resize=cfg.resize, model=cfg.model,
-                steps=cfg.selection_steps, seed=cfg.seed, cache_dir=cache, device=cfg.device,
-                progress=cfg.progress)[:len(bundle.train)]
-        budget = budget_of(cfg.labels, cfg.labels_per_class, bundle.num_classes)
-        if cfg.selection_rounds > 1:  # the first round now, the others during training
-            from tinyssl.select.rounds import round_sizes
-
-            budget = round_sizes(budget, cfg.selection_rounds)[0]
-        return selection_split(bundle, cfg.selection, budget, features, cfg.val_per_class,
-                               cfg.seed)
+        if split_rule is None:
+            raise ValueError(f"selection {cfg.selection} is chosen by tinyssl.pipeline."
+                             "run_training (the select layer), not the bare trainer.")
+        return split_rule(cfg, bundle, cache)
     return make_split(bundle, bundle.num_classes, labels=cfg.labels,
                       labels_per_class=cfg.labels_per_class, val_per_class=cfg.val_per_class,
                       seed=cfg.seed)

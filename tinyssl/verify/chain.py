@@ -67,7 +67,7 @@ def verify_run(run: Path, images: int = DEFAULT_IMAGES, data: str | None = None)
     RUN/verify.json and return it. Exports and builds (estimates only) first if needed."""
     from tinyssl.export import QCDQ_NAME, QONNX_NAME
     from tinyssl.fpga.build import finn_dir
-    from tinyssl.runs import load_net
+    from tinyssl.models import load_net
 
     run = Path(run)
     if images < 1:

@@ -1,0 +1,41 @@
+"""One decorator every command shares: user-facing errors become one line, no traceback,
+and each kind of ending its exit code (the one place that maps them).
+
+Exit codes: 2 for bad usage or input (options, config, data, runs), 1 for failures while
+running (training diverged, a FINN step failed, verification found a mismatch), 130 when
+interrupted (a checkpoint was saved first)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import click
+
+from tinyssl.data.types import DataError
+
+
+class BadInput(click.ClickException):
+    """Bad data, config, options or run directory: "Error: …" on one line, exit code 2."""
+
+    exit_code = 2
+
+
+def clean_errors(fn: Any) -> Any:
+    """Turn the library's user-facing errors into click errors (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from tinyssl.train import TrainingDiverged, TrainingInterrupted
+
+        try:
+            return fn(*args, **kwargs)
+        except (ValueError, DataError, FileNotFoundError) as e:
+            raise BadInput(str(e)) from None
+        except TrainingDiverged as e:
+            raise click.ClickException(str(e)) from None
+        except TrainingInterrupted as e:  # Ctrl-C, after the checkpoint was saved
+            click.echo(str(e), err=True)
+            raise SystemExit(130) from None
+
+    return wrapper

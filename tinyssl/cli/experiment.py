@@ -1,0 +1,97 @@
+"""`tinyssl demo`, `tinyssl sweep`, `tinyssl report`: the questions users ask, one command each."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from tinyssl.cli.errors import clean_errors
+
+# The report, sweep and run modules (torch, matplotlib) are imported inside the commands, so
+# that `tinyssl sweep --help` starts at once.
+
+
+def _console() -> Console:
+    """Rich assumes 80 columns when output is not a terminal; the summary needs more."""
+    console = Console()
+    return console if console.is_terminal else Console(width=150)
+
+
+def _summary_table(root: Path) -> Table:
+    """One screen: accuracy, FPGA cost and verification per experiment."""
+    from tinyssl.report.tables import find_runs, group_runs, mean_pm
+
+    table = Table(title=f"tinyssl results: {root}")
+    for col in ("data", "method", "model", "labels", "seeds", "test acc %", "macro-F1 %",
+                "LUT", "est. FPS", "bit-exact"):
+        table.add_column(col)
+    for g in group_runs(find_runs(root)):
+        acc, acc_sd = g.stat("test_acc")
+        f1, _ = g.stat("test_macro_f1")
+        agree = {r.verify.get("agree") for r in g.runs if r.verify}
+        lut, fps = g.fpga_total("LUT"), g.fpga_value("est_fps")
+        table.add_row(*map(str, g.key), str(len(g.runs)), mean_pm(acc, acc_sd, len(g.runs)),
+                      f"{100 * f1:.1f}", "–" if lut is None else f"{lut:,.0f}",
+                      "–" if fps is None else f"{fps:,.0f}",
+                      "–" if not agree else ("yes" if agree == {True} else "NO"))
+    return table
+
+
+def _run_sweep_and_report(config: Path, root: Path, workers: int) -> None:
+    from tinyssl.pipeline.sweep import SweepConfig, run_sweep_workers
+    from tinyssl.report import write_report
+
+    cfg = SweepConfig.load(config)
+    click.echo(f"sweep '{cfg.name}': {len(cfg.cells)} runs into {root}")
+    run_sweep_workers(config, root, workers)
+    report = write_report(root)
+    _console().print(_summary_table(root))
+    click.echo(f"report: {report}")
+
+
+@click.command()
+@click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Sweep directory (default: runs/<sweep name>); rerun to resume.")
+@click.option("--workers", default=1, show_default=True,
+              help="Processes on this machine; other machines may run the same command on a "
+                   "shared --out at the same time.")
+@clean_errors
+def sweep(config: Path, out: Path | None, workers: int) -> None:
+    """Run a YAML grid of experiments (resumable), then write results.csv and the report."""
+    from tinyssl.pipeline.sweep import SweepConfig
+
+    root = out or Path("runs") / SweepConfig.load(config).name
+    _run_sweep_and_report(config, root, workers)
+
+
+@click.command()
+@click.argument("runs_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where report.md and the PNGs go (default: RUNS_DIR).")
+@clean_errors
+def report(runs_dir: Path, out: Path | None) -> None:
+    """Tables (mean ± std over seeds) and plots from every finished run under RUNS_DIR."""
+    from tinyssl.report import write_report
+
+    path = write_report(runs_dir, out)
+    _console().print(_summary_table(runs_dir))
+    click.echo(f"report: {path}")
+
+
+@click.command(short_help="The main job on the embedded digits: supervised vs UDA on the "
+               "same labels, to the FPGA.")
+@click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("runs"), show_default=True)
+@clean_errors
+def demo(runs_root: Path) -> None:
+    """The main job on the embedded digits data: few-label UDA and the supervised baseline on
+    the same labels → QONNX export → FINN estimates → bit-accurate verification → report."""
+    from tinyssl.runs import new_run_dir
+
+    config = Path(str(resources.files("tinyssl") / "demo.yaml"))
+    _run_sweep_and_report(config, new_run_dir(runs_root, "demo"), workers=1)

@@ -1,0 +1,29 @@
+"""`tinyssl export RUN [--cost]`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from tinyssl.cli.errors import clean_errors
+
+
+@click.command("export")
+@click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--cost", is_flag=True, help="Also print (and save to RUN/cost.json) the qonnx "
+              "inference cost: MACs, bit operations, weight bits.")
+@clean_errors
+def export(run: Path, cost: bool) -> None:
+    """Export RUN's trained network to QONNX (for FINN) and QCDQ ONNX (for onnxruntime)."""
+    from tinyssl.export import export_run, inference_cost
+
+    paths = export_run(run)  # UnsupportedModelError is a ValueError: exit code 2
+    for kind, path in paths.items():
+        click.echo(f"{kind}: {path}")
+    if cost:
+        result = inference_cost(paths["qonnx"])
+        (run / "cost.json").write_text(json.dumps(result, indent=2) + "\n")
+        for key, value in result.items():
+            click.echo(f"{key}: {value:,.0f}")

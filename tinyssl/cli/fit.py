@@ -1,0 +1,94 @@
+"""`tinyssl fit`: the teacher → student recipe as one command (see tinyssl/pipeline/fit.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tinyssl.cli.errors import clean_errors
+from tinyssl.cli.options import (
+    LABELS_FILE_OPTION,
+    RESIZE_OPTION,
+    SELECTION_FEATURES_OPTION,
+    SELECTION_OPTION,
+    SELECTION_ROUNDS_OPTION,
+    THREADS_OPTION,
+    parse_method_options,
+)
+
+
+@click.command(short_help="The best few-label recipe end to end: float teacher → quantized "
+               "student → FPGA estimates, beside the supervised baseline.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="YAML file of fit options; command-line options override it.")
+@click.option("--resume", type=click.Path(file_okay=False, path_type=Path),
+              help="Continue an interrupted fit directory (finished stages are kept).")
+@click.option("--data", help="Data source: digits, npz:PATH, folder:PATH, cifar10, ...")
+@click.option("--labels", type=int, help="Total labelled images (spread over classes).")
+@click.option("--labels-per-class", type=int, help="Labelled images per class.")
+@LABELS_FILE_OPTION
+@SELECTION_OPTION
+@SELECTION_FEATURES_OPTION
+@SELECTION_ROUNDS_OPTION
+@RESIZE_OPTION
+@click.option("--image-size", type=int, help="Resize images to this side length.")
+@click.option("--unlabeled", type=float, help="Cap the unlabelled pool (count, or fraction).")
+@click.option("--model", help="Quantized student preset, e.g. tiny-w2a2, cnv-w2a2.")
+@click.option("--teacher-model", help="Float teacher (default: the student's float twin, "
+              "e.g. tiny-float; resnet18 / wrn-28-2 on a GPU).")
+@click.option("--width-mult", type=float, help="Scale every layer's width.")
+@click.option("--epochs", type=float, help="Passes over the unlabelled pool (default 15).")
+@click.option("--min-steps", type=int, help="Fewest steps per stage (default 500).")
+@click.option("--steps", type=int, help="Steps of the student and baselines (overrides "
+              "--epochs).")
+@click.option("--teacher-steps", type=int,
+              help="Steps of the teacher (default: --teacher-scale × the student's).")
+@click.option("--teacher-scale", type=float,
+              help="Teacher steps per student step (default 3: float steps are cheap, and a "
+                   "longer-trained teacher is the largest gain we measured).")
+@click.option("--pretrain-steps", type=int, help="SimCLR-initialise the teacher for this many "
+              "steps first (default 0: off).")
+@click.option("--batch-size", type=int, help="Labelled batch per step (default 32).")
+@click.option("--teacher-method", help="Semi-supervised method of the teacher (fixmatch; "
+              "freematch, flexmatch, uda).")
+@click.option("--temperature", type=float, help="Distillation temperature (default 2).")
+@click.option("--student-lr", type=float, help="Learning rate of the stages that start from "
+              "the float teacher (default 0.1, a third of the quantized presets' 0.3: they "
+              "fine-tune).")
+@click.option("--board", help="FPGA board or part for the estimates (default Pynq-Z1).")
+@click.option("--target-fps", type=float, help="Images/s the accelerator is folded for.")
+@click.option("--hardware/--no-hardware", default=None,
+              help="Export, FINN estimates and verification of the student (default on).")
+@click.option("--baseline/--no-baseline", default=None,
+              help="Train the supervised baseline on the same labels (default on).")
+@click.option("--seed", type=int)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]))
+@click.option("--option", "-o", "method_options", multiple=True, metavar="NAME=VALUE",
+              help="View option for every stage, e.g. -o flip=true -o randaugment_policy=mild.")
+@click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("runs"), show_default=True, help="Where the fit directory goes.")
+@click.option("--progress/--no-progress", default=None, help="Live progress bars.")
+@THREADS_OPTION
+@clean_errors
+def fit(config_file: Path | None, resume: Path | None, runs_root: Path,
+        method_options: tuple[str, ...], threads: int | None, **options: Any) -> None:
+    """Few labels → float teacher (FixMatch) → quantized student (float init + distillation)
+    → FINN estimates → bit-exact check, beside the supervised baseline; prints and writes
+    what each stage gained (fit.md)."""
+    from tinyssl.pipeline.fit import FitConfig, start_fit
+    from tinyssl.train.device import set_threads
+
+    if resume is not None and (config_file or method_options
+                               or any(v is not None for v in options.values())):
+        raise click.UsageError("--resume continues a fit with its own config; give no other "
+                               "options.")
+    cfg = None if resume is not None else FitConfig.load(
+        config_file, {**options, "method_options": parse_method_options(method_options)})
+    set_threads(threads)
+    result = start_fit(cfg, runs_root, resume, echo=click.echo)
+    from tinyssl.pipeline.fit_report import fit_markdown
+
+    click.echo(fit_markdown(result))
+    click.echo(f"wrote {result['fit_dir']}/fit.md and fit.json")

@@ -1,0 +1,89 @@
+"""`tinyssl pretrain`, `tinyssl probe` and `tinyssl transfer`: thin wrappers over
+tinyssl.train.pretext, tinyssl.pipeline.probe and tinyssl.pipeline.transfer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tinyssl.cli.errors import clean_errors
+from tinyssl.cli.options import parse_method_options
+from tinyssl.cli.train import train
+
+#: `tinyssl train` options that also make sense without labels (shared, not re-declared).
+_PRETRAIN_PARAMS = ("config_file", "data", "image_size", "model", "width_mult", "steps",
+                    "batch_size", "optimizer", "lr", "weight_decay", "warmup", "ema", "amp",
+                    "eval_every", "seed", "device", "name", "method_options", "runs_root",
+                    "progress", "log_every_s", "checkpoint_every_s", "threads")
+
+
+def _pretrain_params() -> list[click.Parameter]:
+    by_name = {p.name: p for p in train.params}
+    method = click.Option(["--method"], default=None,
+                          help="simclr (default), rotation, byol, simsiam, jigsaw, autoencoder, "
+                               "colorization, inpainting.")
+    return [method, *(by_name[n] for n in _PRETRAIN_PARAMS)]
+
+
+@clean_errors
+def _pretrain(config_file: Path | None, runs_root: Path, method_options: tuple[str, ...],
+              **options: Any) -> None:
+    """Self-supervised pre-training on every image of DATA (labels unused) → a run whose
+    encoder `tinyssl train --init RUN` and `tinyssl probe RUN` use."""
+    from tinyssl.pipeline import run_training
+    from tinyssl.runs import read_jsonl
+    from tinyssl.train.device import set_threads
+    from tinyssl.train.pretext import pretrain_config
+
+    set_threads(options.pop("threads"))
+
+    cfg = pretrain_config(config_file, {**options,
+                                        "method_options": parse_method_options(method_options)})
+    run = run_training(cfg, runs_root)
+    record = read_jsonl(run / "metrics.jsonl")[-1]
+    click.echo(f"{run}: {cfg.method} loss {record['loss']:.4f}, embedding std "
+               f"{record.get('embed_std', float('nan')):.4f}, "
+               f"{record['images_per_s']:,.0f} images/s")
+
+
+pretrain = click.Command("pretrain", callback=_pretrain, params=_pretrain_params(),
+                         help=_pretrain.__doc__, short_help="Self-supervised pre-training.")
+
+
+@click.command()
+@click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--data", required=True, help="Source to probe on (its train set gives the "
+              "labelled images, its test set the accuracy).")
+@click.option("--labels", type=int, help="Total labelled images (spread over classes).")
+@click.option("--labels-per-class", type=int, help="Labelled images per class.")
+@click.option("--k", "k", type=int, default=20, show_default=True, help="kNN neighbours.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Which labels are drawn.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@clean_errors
+def probe(run: Path, data: str, labels: int | None, labels_per_class: int | None, k: int,
+          seed: int, device: str) -> None:
+    """Linear probe and cosine kNN on RUN's frozen encoder with a few labels of DATA."""
+    from tinyssl.pipeline.probe import probe_run
+
+    r = probe_run(run, data, labels, labels_per_class, k, seed, device)
+    click.echo(f"linear probe {100 * r['linear_acc']:.2f}%   kNN (k={r['k']}) "
+               f"{100 * r['knn_acc']:.2f}%   ({r['labels']} labels, {r['test_images']} test "
+               f"images) → {r['json']}")
+
+
+@click.command(short_help="Pre-train on each source, fine-tune on each target: the "
+               "transfer matrix.")
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("runs"), show_default=True, help="The study goes to RUNS/<name>/.")
+@clean_errors
+def transfer(config: Path, runs_root: Path) -> None:
+    """Pre-train on each source × fine-tune on each target (resumable); writes the accuracy
+    matrix as markdown, CSV and a heat-map PNG."""
+    from tinyssl.pipeline.transfer import run_transfer
+
+    paths = run_transfer(config, runs_root)
+    click.echo((paths["md"]).read_text())
+    click.echo("wrote " + ", ".join(str(p) for p in paths.values()))

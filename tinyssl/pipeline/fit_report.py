@@ -1,0 +1,84 @@
+"""fit.json and fit.md: each stage's accuracy, what it gained over the one before, the
+student's hardware numbers and warnings where a result is poor."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tinyssl.runs import read_json
+from tinyssl.train.verdict import result_warnings
+
+if TYPE_CHECKING:
+    from tinyssl.pipeline.fit import FitConfig, Stage
+
+
+def summarize(cfg: FitConfig, fit_dir: Path, stages: list[Stage], estimate: dict[str, float],
+              wall_s: float) -> dict[str, Any]:
+    """Each stage's test accuracy, macro-F1, time and gain; the student's hardware numbers;
+    one-sentence warnings where a result is poor."""
+    rows = []
+    for stage in stages:
+        s = read_json(fit_dir / stage.name / "summary.json")
+        rows.append({"stage": stage.name, "purpose": stage.purpose, "model": stage.train.model,
+                     "method": stage.train.method, "steps": stage.train.steps,
+                     "test_acc": s.get("test_acc"), "test_macro_f1": s.get("test_macro_f1"),
+                     "train_time_s": s.get("train_time_s"), "chance_acc": s.get("chance_acc"),
+                     "estimated_s": estimate.get(stage.name)})
+    by = {r["stage"]: r for r in rows}
+    base = by.get("baseline", {}).get("test_acc")
+    student = fit_dir / "student"
+    s_acc, chance = by["student"]["test_acc"], by["student"]["chance_acc"]
+    warnings = result_warnings(s_acc, chance or 0.0, baseline=base)
+    teacher = by["teacher"]["test_acc"]
+    if teacher is not None and s_acc is not None and s_acc < teacher - 0.03:
+        warnings.append(f"the quantized student ({100 * s_acc:.1f} %) is more than 3 points "
+                        f"below its float teacher ({100 * teacher:.1f} %): train the student "
+                        "longer (--steps) or use more bits.")
+    fpga, verify = read_json(student / "fpga" / "report.json"), read_json(student / "verify.json")
+    return {"config": asdict(cfg), "fit_dir": str(fit_dir), "stages": rows,
+            "gain_over_baseline": None if base is None or s_acc is None else s_acc - base,
+            "fpga": {k: fpga.get(k) for k in ("board", "est_fps", "fits", "totals")} if fpga
+            else None,
+            "verify": {k: verify.get(k) for k in ("agree", "quant_test_acc", "images")}
+            if verify else None,
+            "warnings": warnings, "wall_s": wall_s}
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{100 * v:.1f}"
+
+
+def fit_markdown(r: dict[str, Any]) -> str:
+    cfg = r["config"]
+    labels = (f"{cfg['labels_per_class']} per class" if cfg["labels_per_class"]
+              else f"{cfg['labels']}")
+    lines = [f"# tinyssl fit: {cfg['data']}, {labels} labels, {cfg['model']}", "",
+             "| stage | what | model | steps | test acc % | macro-F1 % | vs baseline (points) "
+             "| train min |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    base = next((row["test_acc"] for row in r["stages"] if row["stage"] == "baseline"), None)
+    for row in r["stages"]:
+        acc = row["test_acc"]
+        gain = ("" if base is None or acc is None or row["stage"] == "baseline"
+                else f"{100 * (acc - base):+.1f}")
+        minutes = "–" if row["train_time_s"] is None else f"{row['train_time_s'] / 60:.1f}"
+        lines.append(f"| {row['stage']} | {row['purpose']} | {row['model']} | {row['steps']} "
+                     f"| {_pct(acc)} | {_pct(row['test_macro_f1'])} | {gain} | {minutes} |")
+    if r["gain_over_baseline"] is not None:
+        lines += ["", f"The distilled student gains {100 * r['gain_over_baseline']:+.1f} points "
+                      "over the supervised baseline on the same labels."]
+    if r["fpga"]:
+        f = r["fpga"]
+        totals = f.get("totals") or {}
+        lines += ["", f"FPGA ({f['board']}): {totals.get('LUT', 0):,.0f} LUT, "
+                      f"{totals.get('BRAM_18K', 0):,.0f} BRAM_18K, {totals.get('DSP', 0):,.0f} "
+                      f"DSP, {f['est_fps']:,.0f} images/s estimated; fits: {f['fits']}."]
+    if r["verify"]:
+        v = r["verify"]
+        lines += ["", f"Bit-exact verification on {v['images']} images: "
+                      f"{'all stages agree' if v['agree'] else 'DISAGREEMENT'}; onnxruntime "
+                      f"(QCDQ) test accuracy {_pct(v['quant_test_acc'])} %."]
+    for w in r["warnings"]:
+        lines += ["", f"**Warning:** {w}"]
+    return "\n".join(lines) + "\n"

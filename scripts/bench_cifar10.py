@@ -92,14 +92,14 @@ def execute(kind: str, opts: dict[str, Any], run: Path) -> None:
     """Train (or resume) one cell in `run`, a fixed directory, as `tinyssl fit` does its
     stages."""
     if kind == "fit":
-        from tinyssl.fit import FIT_FILE, FitConfig, save_fit_config, start_fit
+        from tinyssl.pipeline.fit import FIT_FILE, FitConfig, save_fit_config, start_fit
 
         if not (run / FIT_FILE).is_file():
             save_fit_config(FitConfig.load(None, opts), run)
         start_fit(None, run.parent, resume=run, echo=lambda *_: None)
         return
     from tinyssl.config import load_config
-    from tinyssl.train import run_training
+    from tinyssl.pipeline import run_training
 
     if not (run / "config.yaml").is_file():
         run.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import bench_cifar10 as bench  # noqa: E402
 
 SEED_ROWS = {"sup-all", "sup-4000", "uda-4000", "uda-2000", "uda-2000-growth", "fit-4000",

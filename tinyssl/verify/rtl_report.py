@@ -40,4 +40,7 @@ def rtl_table(r: dict[str, Any]) -> str:
         name = f"{row['nodes'][0]} .. {row['nodes'][-1]}"
         lines.append(f"stitched {len(row['nodes'])} layers: {name}: "
                      f"{_num(row['cycles_per_image'])} cycles/image, {outcome(row)}")
+    if r["stitched"] and not r["stitched_bit_exact"]:
+        lines.append("warning: a stitched chain differs although its layers alone are "
+                     "bit-exact (docs/fpga.md, 'RTL simulation')")
     return "\n".join(lines)

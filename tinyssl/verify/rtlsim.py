@@ -163,6 +163,7 @@ def _run(cmd: list[str], cwd: Path, what: str) -> None:
 class LaneResult:
     words: list[int]
     image_done_cycles: list[int]  # cycle at which each image's last output word left
+    protocol_violations: int  # output TVALID dropped / TDATA changed while waiting for TREADY
 
 
 @dataclass
@@ -193,10 +194,14 @@ def run_lanes(sim: Simulator, lanes: list[LaneInput], limbs: int, data_dir: Path
         seconds = round(time.perf_counter() - start, 3)
         if proc.returncode not in (0, 3):
             raise SimulationError(f"the simulator failed: {proc.stderr.strip()[-300:]}")
+        fields = proc.stdout.split()
+        violations = [int(v) for k, v in zip(fields[::2], fields[1::2], strict=True)
+                      if k == "violations"]
         results = []
         for k in range(len(lanes)):
             out = Path(tmp) / f"out{k}.hex"
             results.append(LaneResult([int(v, 16) for v in out.read_text().split()],
-                                      [int(v) for v in Path(f"{out}.done").read_text().split()]))
-    cycles = int(proc.stdout.split()[1])
+                                      [int(v) for v in Path(f"{out}.done").read_text().split()],
+                                      violations[k]))
+    cycles = int(fields[1])
     return results, cycles, seconds

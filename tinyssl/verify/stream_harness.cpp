@@ -11,7 +11,8 @@
 //   MANIFEST: first line "LANES LIMBS_PER_LANE", then per lane
 //             "IN_FILE OUT_FILE WORDS_OUT_PER_IMAGE IMAGES"
 // writes OUT_FILE (output words) and OUT_FILE.done (the cycle each image's last word left);
-// prints "cycles N". STALL_PERCENT > 0 drops TVALID on inputs and TREADY on outputs at random
+// prints "cycles N" and per lane "violations N": cycles on which an output withdrew TVALID or
+// changed TDATA before TREADY took it (AXI-stream forbids both). STALL_PERCENT > 0 drops TVALID on inputs and TREADY on outputs at random
 // cycles, to check the design honours valid/ready (its output must not change).
 #include <cstdint>
 #include <cstdio>
@@ -80,8 +81,10 @@ static void set_bit(Word& w, size_t i, bool v) {
 struct Lane {
   std::vector<Word> in;
   std::ofstream out, done;
-  uint64_t want = 0, per_image = 0, got = 0;
+  uint64_t want = 0, per_image = 0, got = 0, violations = 0;
   size_t sent = 0;
+  bool pending = false;  // TVALID was high without TREADY: it must stay, TDATA unchanged
+  Word pending_data;
 };
 
 int main(int argc, char** argv) {
@@ -140,8 +143,8 @@ int main(int argc, char** argv) {
       Lane& ln = *lane[l];
       const bool offer = ln.sent < ln.in.size() && (stall == 0 || std::rand() % 100 >= stall);
       set_bit(valid, l, offer);
-      if (offer)
-        for (size_t i = 0; i < limbs; ++i) data[l * limbs + i] = ln.in[ln.sent][i];
+      for (size_t i = 0; i < limbs; ++i)  // TDATA without TVALID is noise, when stalling
+        data[l * limbs + i] = offer ? ln.in[ln.sent][i] : stall ? std::rand() : 0;
       set_bit(ready, l, stall == 0 || std::rand() % 100 >= stall);
     }
     put(top.in_TDATA, data);
@@ -155,6 +158,10 @@ int main(int argc, char** argv) {
     for (size_t l = 0; l < lanes; ++l) {
       Lane& ln = *lane[l];
       in_fire[l] = bit(valid, l) && bit(in_ready, l);
+      const Word word(out_data.begin() + l * limbs, out_data.begin() + (l + 1) * limbs);
+      if (ln.pending && (!bit(out_valid, l) || word != ln.pending_data)) ++ln.violations;
+      ln.pending = bit(out_valid, l) && !bit(ready, l);
+      if (ln.pending) ln.pending_data = word;
       if (bit(ready, l) && bit(out_valid, l) && ln.got < ln.want) {
         ln.out << format_hex(&out_data[l * limbs], limbs) << "\n";
         if (++ln.got % ln.per_image == 0) ln.done << cycle << "\n";
@@ -171,5 +178,6 @@ int main(int argc, char** argv) {
   }
   top.final();
   std::cout << "cycles " << cycle << "\n";
+  for (size_t l = 0; l < lanes; ++l) std::cout << "violations " << lane[l]->violations << "\n";
   return finished() ? 0 : 3;
 }

@@ -34,8 +34,10 @@ def finn_dir(run: Path) -> Path:
     return Path(run) / "fpga" / "finn"
 
 
-def _config(board: Board, output_dir: Path, target_fps: float, clock_ns: float,
-            folding: Path | None, hardware: bool) -> Any:
+def dataflow_config(board: Board, output_dir: Path, target_fps: float, clock_ns: float,
+            folding: Path | None, hardware: bool, **overrides: Any) -> Any:
+    """FINN's build configuration; `overrides` (e.g. tinyssl.fpga.rtl's RTL variant settings)
+    replace the defaults below."""
     import finn.builder.build_dataflow_config as bc
 
     outputs = [bc.DataflowOutputType.ESTIMATE_REPORTS]
@@ -48,18 +50,19 @@ def _config(board: Board, output_dir: Path, target_fps: float, clock_ns: float,
             steps = [s for s in steps if s not in ("step_make_driver", "step_deployment_package")]
     else:
         steps = list(bc.estimate_only_dataflow_steps)
-    return bc.DataflowBuildConfig(
-        output_dir=str(output_dir),
-        synth_clk_period_ns=clock_ns,
-        target_fps=None if folding else max(1, math.ceil(target_fps)),
-        folding_config_file=folding,
-        board=board.finn_board,
-        fpga_part=board.part,
-        shell_flow_type=bc.ShellFlowType.VIVADO_ZYNQ,
-        steps=steps,
-        generate_outputs=outputs,
-        save_intermediate_models=True,
-    )
+    return bc.DataflowBuildConfig(**{
+        "output_dir": str(output_dir),
+        "synth_clk_period_ns": clock_ns,
+        "target_fps": None if folding else max(1, math.ceil(target_fps)),
+        "folding_config_file": folding,
+        "board": board.finn_board,
+        "fpga_part": board.part,
+        "shell_flow_type": bc.ShellFlowType.VIVADO_ZYNQ,
+        "steps": steps,
+        "generate_outputs": outputs,
+        "save_intermediate_models": True,
+        **overrides,
+    })
 
 
 def build_run(run: Path, board: str = "Pynq-Z1", target_fps: float = DEFAULT_FPS,
@@ -77,12 +80,8 @@ def build_run(run: Path, board: str = "Pynq-Z1", target_fps: float = DEFAULT_FPS
     qonnx = ensure_exported(run)["qonnx"]
     tools = detect_toolchain()
     out = finn_dir(run)
-    cfg = _config(target, out, target_fps, clock_ns, folding, hardware=tools.complete)
-    with finn_session():
-        code = finn_modules().build_dataflow_cfg(str(qonnx), cfg)
-    if code != 0:
-        raise RuntimeError(f"the FINN build failed{_finn_error(out / 'build_dataflow.log')}; "
-                           f"see {out / 'build_dataflow.log'}")
+    run_finn(qonnx, dataflow_config(target, out, target_fps, clock_ns, folding,
+                                    hardware=tools.complete))
     report = summarize(out / "report", target, clock_ns, target_fps, folding)
     if tools.complete:
         report["hardware"] = {"ran": True, "outputs": str(out)}
@@ -95,6 +94,16 @@ def build_run(run: Path, board: str = "Pynq-Z1", target_fps: float = DEFAULT_FPS
         }
     write_report(run / "fpga", report)
     return report
+
+
+def run_finn(qonnx: Path, cfg: Any) -> None:
+    """FINN's build of `qonnx` with `cfg`, its failure as one RuntimeError."""
+    out = Path(cfg.output_dir)
+    with finn_session():
+        code = finn_modules().build_dataflow_cfg(str(qonnx), cfg)
+    if code != 0:
+        raise RuntimeError(f"the FINN build failed{_finn_error(out / 'build_dataflow.log')}; "
+                           f"see {out / 'build_dataflow.log'}")
 
 
 def _finn_error(log: Path) -> str:

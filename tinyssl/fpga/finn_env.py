@@ -77,6 +77,7 @@ class _NeedsVivado:
 def finn_modules() -> ModuleType:
     """Import and return `finn.builder.build_dataflow` ready for library use."""
     os.environ.setdefault("FINN_BUILD_DIR", os.path.join(tempfile.gettempdir(), "tinyssl-finn"))
+    os.makedirs(os.environ["FINN_BUILD_DIR"], exist_ok=True)  # code generation writes there
     import finn.util.settings as settings
 
     settings.initialize_dummy_settings()

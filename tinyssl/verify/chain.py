@@ -62,9 +62,11 @@ def _compare(ref: np.ndarray, out: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     }
 
 
-def verify_run(run: Path, images: int = DEFAULT_IMAGES, data: str | None = None) -> dict[str, Any]:
+def verify_run(run: Path, images: int = DEFAULT_IMAGES, data: str | None = None,
+               rtl: bool = False) -> dict[str, Any]:
     """Compare all stages on `images` test images (onnxruntime on the full test set); write
-    RUN/verify.json and return it. Exports and builds (estimates only) first if needed."""
+    RUN/verify.json and return it. Exports and builds (estimates only) first if needed. With
+    `rtl`, also simulate the RTL-variant accelerator's Verilog (tinyssl.verify.rtl_stage)."""
     from tinyssl.export import QCDQ_NAME, QONNX_NAME
     from tinyssl.fpga.build import finn_dir
     from tinyssl.models import load_net
@@ -72,6 +74,10 @@ def verify_run(run: Path, images: int = DEFAULT_IMAGES, data: str | None = None)
     run = Path(run)
     if images < 1:
         raise ValueError("--images must be at least 1.")
+    if rtl:
+        from tinyssl.verify.rtlsim import verilator_command
+
+        verilator_command()  # no Verilator: one sentence now, not after the other stages
     x_all, y_all = load_test_images(run, data)
     x, y = x_all[:images], y_all[:images]
     accelerator = finn_accelerator_graph(run)  # exports and builds first when needed
@@ -99,7 +105,11 @@ def verify_run(run: Path, images: int = DEFAULT_IMAGES, data: str | None = None)
         result["stages"][name] = {**_compare(ref, out, y),
                                   "seconds": round(time.perf_counter() - start, 3)}
     diverging = [n for n, s in result["stages"].items() if not s["agree"]]
-    result["agree"] = not diverging
+    if rtl:
+        from tinyssl.verify.rtl_stage import rtl_stage
+
+        result["rtl"] = rtl_stage(run, x)
+    result["agree"] = not diverging and result.get("rtl", {}).get("bit_exact", True)
     result["first_diverging_stage"] = diverging[0] if diverging else None
     result["first_diverging_layer"] = None
     if diverging:

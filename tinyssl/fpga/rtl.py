@@ -1,0 +1,104 @@
+"""The accelerator with FINN's RTL layer variants wherever it has them, and its generated Verilog.
+
+The default build (tinyssl.fpga.build) lets FINN pick: thresholds merged into HLS MVAUs. This
+build asks for RTL everywhere: standalone thresholds (Thresholding_rtl; the RTL MVAU cannot
+absorb them) and `preferred_impl_style = rtl` for every layer (FINN keeps HLS where no RTL
+variant exists: Pool, binary XNOR MVAUs, elementwise ops), then runs FINN's code generation
+(PrepareIP, no Vivado needed) so tinyssl.verify.rtl_stage can simulate the Verilog.
+
+FINN writes generated code into temporary folders; they are copied into RUN/fpga/rtl/code/<node>
+and RUN/fpga/rtl/accelerator.onnx points at the copies, so a run keeps what was simulated.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from tinyssl.fpga.boards import RESOURCES, resolve_board
+from tinyssl.fpga.build import DEFAULT_FPS, dataflow_config, run_finn, summarize, write_report
+
+#: FINN's specialise-layers config: prefer RTL for every op type (FINN falls back to HLS).
+PREFER_RTL = {"Defaults": {"preferred_impl_style": ["rtl", "all"]}}
+#: The FINN build settings that make this variant (also written into the hand-off config).
+RTL_SETTINGS = {"standalone_thresholds": True}
+
+
+def rtl_dir(run: Path) -> Path:
+    return Path(run) / "fpga" / "rtl"
+
+
+def accelerator_model(run: Path) -> Path:
+    """The RTL build's specialised, folded accelerator graph, code paths into RUN/fpga/rtl/code."""
+    return rtl_dir(run) / "accelerator.onnx"
+
+
+def build_rtl(run: Path, board: str = "Pynq-Z1", target_fps: float = DEFAULT_FPS,
+              clock_ns: float = 10.0, folding: Path | None = None) -> dict[str, Any]:
+    """Build RUN with RTL variants (estimates + code generation) into RUN/fpga/rtl and write its
+    report.{json,md}, with the resource difference to the default build when there is one."""
+    import finn.builder.build_dataflow_config as bc
+
+    from tinyssl.export import ensure_exported
+
+    run = Path(run)
+    if target_fps <= 0 or clock_ns <= 0:
+        raise ValueError("--target-fps and --clock-ns must be positive.")
+    target = resolve_board(board)
+    qonnx = ensure_exported(run)["qonnx"]
+    out = rtl_dir(run)
+    out.mkdir(parents=True, exist_ok=True)
+    spec = out / "specialize_layers.json"
+    spec.write_text(json.dumps(PREFER_RTL, indent=2) + "\n")
+    finn_out = out / "finn"
+    run_finn(qonnx, dataflow_config(
+        target, finn_out, target_fps, clock_ns, folding, hardware=False,
+        specialize_layers_config_file=str(spec),
+        steps=[*bc.estimate_only_dataflow_steps, "step_hw_codegen"], **RTL_SETTINGS))
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    generated = ModelWrapper(str(finn_out / "intermediate_models" / "step_hw_codegen.onnx"))
+    keep_generated_code(generated, out / "code").save(str(accelerator_model(run)))
+    shutil.copy(finn_out / "intermediate_models" / "dataflow_parent.onnx",
+                out / "dataflow_parent.onnx")
+    report = summarize(finn_out / "report", target, clock_ns, target_fps, folding)
+    report["variant"] = "rtl (standalone thresholds, RTL preferred)"
+    report["impl"] = layer_styles(accelerator_model(run))
+    default = run / "fpga" / "report.json"
+    if default.is_file():
+        base = json.loads(default.read_text())
+        report["default_totals"] = base["totals"]
+        report["vs_default"] = {k: report["totals"][k] - base["totals"][k] for k in RESOURCES}
+    write_report(out, report)
+    if "vs_default" in report:
+        with (out / "report.md").open("a") as f:
+            f.write("\nRTL variants vs the default build (HLS MVAUs with merged thresholds): "
+                    + ", ".join(f"{k} {report['vs_default'][k]:+,.0f}" for k in RESOURCES)
+                    + "\n")
+    return report
+
+
+def keep_generated_code(model: Any, code_dir: Path) -> Any:
+    """Copy every node's generated code (code_gen_dir_ipgen) into code_dir/<node> and point
+    the model (a ModelWrapper, changed in place and returned) at the copies."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    if code_dir.exists():
+        shutil.rmtree(code_dir)
+    for node in model.graph.node:
+        inst = getCustomOp(node)
+        src = Path(inst.get_nodeattr("code_gen_dir_ipgen"))
+        if src.is_dir():
+            shutil.copytree(src, code_dir / node.name)
+            inst.set_nodeattr("code_gen_dir_ipgen", str((code_dir / node.name).resolve()))
+    return model
+
+
+def layer_styles(model_path: Path) -> dict[str, str]:
+    """node name → "rtl" or "hls", as specialised."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    model = ModelWrapper(str(model_path))
+    return {n.name: n.domain.rpartition(".")[2] for n in model.graph.node}

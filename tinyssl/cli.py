@@ -34,6 +34,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "select": ("tinyssl.select.commands", "select_command",
                "Pick the images of DATA worth labelling; writes a CSV to fill in and a "
                "contact sheet."),
+    "label": ("tinyssl.label.commands", "label",
+              "Label the images of a selection CSV in a local browser page; every answer is "
+              "saved to the CSV at once."),
     "pretrain": ("tinyssl.ssl_commands", "pretrain", "Self-supervised pre-training."),
     "probe": ("tinyssl.ssl_commands", "probe",
               "Linear probe and cosine kNN on RUN's frozen encoder with a few labels of DATA."),

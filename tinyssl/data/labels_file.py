@@ -38,7 +38,8 @@ def read_rows(path: Path) -> list[dict[str, str]]:
     return [{k.strip(): (v or "").strip() for k, v in r.items() if k} for r in rows]
 
 
-def _indices(path: Path, rows: list[dict[str, str]], bundle: DataBundle) -> np.ndarray:
+def listed_indices(path: Path, rows: list[dict[str, str]], bundle: DataBundle) -> np.ndarray:
+    """Training-set indices of the images `rows` (of labels file `path`) list."""
     n = len(bundle.train)
     if "file" in rows[0] and any(r["file"] for r in rows):
         names = bundle.train.names
@@ -71,7 +72,7 @@ def read_labels_file(path: Path | str, bundle: DataBundle
     """(training-set indices, labels or None) of the images a labels file lists."""
     path = Path(path)
     rows = read_rows(path)
-    idx = _indices(path, rows, bundle)
+    idx = listed_indices(path, rows, bundle)
     if len(np.unique(idx)) < len(idx):
         raise DataError(f"{path}: lists the same image more than once.")
     given = [r.get("label", "") for r in rows]

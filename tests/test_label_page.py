@@ -79,7 +79,7 @@ def browser() -> webdriver.Chrome:
 
 
 def _progress(browser: webdriver.Chrome, text: str) -> None:
-    WebDriverWait(browser, 10).until(
+    WebDriverWait(browser, 20).until(
         lambda b: b.find_element(By.ID, "progress").text == text,
         f"progress never read {text!r}")
 
@@ -126,7 +126,7 @@ def test_label_page_keys_undo_reload_suggestions(tmp_path: Path, run: Path,
         _press(browser, Keys.ARROW_LEFT)  # back to row 3, answered again
         assert browser.find_element(By.ID, "caption").text.startswith(f"#3 of 6: {ROWS[2]}")
         _press(browser, truth[2])
-        WebDriverWait(browser, 10).until(lambda b: _labels(sel)[2] == truth[2])
+        WebDriverWait(browser, 20).until(lambda b: _labels(sel)[2] == truth[2])
         # an unknown class is refused (the page only offers classes; the API checks too)
         status = browser.execute_async_script(
             "fetch('/label', {method: 'POST', body: JSON.stringify({row: 3, label: 'cat'})})"

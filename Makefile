@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test lint bench browser
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -17,7 +17,14 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/tinyssl demo
 
-test: $(STAMP)
+# The labelling page's test drives a real headless Chromium: Debian's packages, installed
+# once (a no-op when chromedriver is on PATH already).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromedriver >/dev/null || { $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq chromium chromium-driver; }
+
+test: $(STAMP) browser
 	$(VENV)/bin/ruff check tinyssl tests scripts
 	$(VENV)/bin/pytest -q
 

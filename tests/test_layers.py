@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("train", ("tinyssl.train",)),
     ("hardware", ("tinyssl.export", "tinyssl.fpga", "tinyssl.verify")),
     ("select", ("tinyssl.select",)),
+    ("label", ("tinyssl.label",)),  # labelling select's picks: browser page, Label Studio
     ("pipeline", ("tinyssl.pipeline", "tinyssl.report")),
     ("cli", ("tinyssl.cli",)),
 ]
@@ -153,5 +154,6 @@ def test_the_scan_finds_function_level_and_relative_imports(tmp_path: Path) -> N
         "tinyssl.train.callbacks.base"}
     assert layer_of("tinyssl.pipeline.run") > layer_of("tinyssl.train.loop")
     assert layer_of("tinyssl.cli.train") > layer_of("tinyssl.pipeline.fit") > \
-        layer_of("tinyssl.select.rounds") > layer_of("tinyssl.train.loop") > \
+        layer_of("tinyssl.label.studio") > layer_of("tinyssl.select.rounds") > \
+        layer_of("tinyssl.train.loop") > \
         layer_of("tinyssl.methods.uda") > layer_of("tinyssl.data.types") > layer_of("tinyssl")

@@ -35,6 +35,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "select": ("tinyssl.cli.select", "select_command",
                "Pick the images of DATA worth labelling; writes a CSV to fill in and a "
                "contact sheet."),
+    "label": ("tinyssl.cli.label", "label",
+              "Label the images of a selection CSV in a local browser page; every answer is "
+              "saved to the CSV at once."),
     "pretrain": ("tinyssl.cli.ssl", "pretrain", "Self-supervised pre-training."),
     "probe": ("tinyssl.cli.ssl", "probe",
               "Linear probe and cosine kNN on RUN's frozen encoder with a few labels of DATA."),

@@ -41,16 +41,28 @@ def _summary_table(root: Path) -> Table:
     return table
 
 
-def _run_sweep_and_report(config: Path, root: Path, workers: int) -> None:
+def _run_sweep_and_report(config: Path, root: Path, workers: int,
+                          ray_address: str | None = None) -> None:
     from tinyssl.pipeline.sweep import SweepConfig, run_sweep_workers
     from tinyssl.report import write_report
 
     cfg = SweepConfig.load(config)
     click.echo(f"sweep '{cfg.name}': {len(cfg.cells)} runs into {root}")
-    run_sweep_workers(config, root, workers)
+    failed = []
+    if ray_address is None:
+        run_sweep_workers(config, root, workers)
+    else:
+        from tinyssl.pipeline.sweep_ray import run_sweep_ray
+
+        failed = [o for o in run_sweep_ray(config, root, ray_address) if o.error]
     report = write_report(root)
     _console().print(_summary_table(root))
     click.echo(f"report: {report}")
+    for o in failed:
+        click.echo(f"cell {o.cell} failed: {o.error}", err=True)
+    if failed:
+        raise click.ClickException(f"{len(failed)} of {len(cfg.cells)} cells failed; rerun "
+                                   "the same command to retry them.")
 
 
 @click.command()
@@ -60,13 +72,20 @@ def _run_sweep_and_report(config: Path, root: Path, workers: int) -> None:
 @click.option("--workers", default=1, show_default=True,
               help="Processes on this machine; other machines may run the same command on a "
                    "shared --out at the same time.")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None,
+              metavar="[ADDRESS]",
+              help="Run each cell as a Ray task: on a new local Ray instance, or on the "
+                   "cluster at ADDRESS (host:port, ray://host:port or auto).")
 @clean_errors
-def sweep(config: Path, out: Path | None, workers: int) -> None:
+def sweep(config: Path, out: Path | None, workers: int, ray_address: str | None) -> None:
     """Run a YAML grid of experiments (resumable), then write results.csv and the report."""
     from tinyssl.pipeline.sweep import SweepConfig
 
+    if ray_address is not None and workers != 1:
+        raise click.UsageError("--workers is for the built-in scheduler; with --ray, Ray "
+                               "decides how many cells run at once.")
     root = out or Path("runs") / SweepConfig.load(config).name
-    _run_sweep_and_report(config, root, workers)
+    _run_sweep_and_report(config, root, workers, ray_address)
 
 
 @click.command()

@@ -54,6 +54,10 @@ def _already_labeled(run: Path | None, labels_file: Path | None,
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("selection.csv"), show_default=True,
               help="The CSV to write; the contact sheet goes beside it (.png).")
+@click.option("--format", "formats", type=click.Choice(["csv", "label-studio"]), default="csv",
+              show_default=True,
+              help="label-studio: also Label Studio tasks (a trained --run's guesses as "
+                   "predictions), its labelling config and the images, beside the CSV.")
 @click.option("--force", is_flag=True, help="Overwrite --out (it may hold labels typed in).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
 @THREADS_OPTION
@@ -61,7 +65,7 @@ def _already_labeled(run: Path | None, labels_file: Path | None,
 def select_command(data: str, budget: int | None, per_class: int | None, rule: str | None,
                    run: Path | None, features: str, labels_file: Path | None,
                    image_size: int | None, resize: str | None, model: str, encoder_steps: int,
-                   seed: int, out: Path, force: bool, device: str,
+                   seed: int, out: Path, formats: str, force: bool, device: str,
                    threads: int | None) -> None:
     """Pick the images of DATA worth labelling; writes a CSV to fill in and a contact sheet.
 
@@ -127,4 +131,15 @@ def select_command(data: str, budget: int | None, per_class: int | None, rule: s
     # from-scratch training gained nothing from them; results/select.md, select-fit.md)
     then = (f"`tinyssl fit --data {data} --labels-file {out} …`" if (known >= 0).all() else
             f"`tinyssl data arrange {out} --data {data} --out DIR` (class folders to train on)")
-    click.echo(f"wrote {out} and {sheet}: fill in the label column, then {then}.")
+    click.echo(f"wrote {out} and {sheet}: fill in the label column (or `tinyssl label "
+               f"{out} --data {data}`), then {then}.")
+    if formats == "label-studio":
+        from tinyssl.label.studio import write_tasks
+
+        tasks = write_tasks(bundle, picks, out, None if probs is None else probs[picks.index],
+                            model_version=run.name if run is not None else "tinyssl")
+        click.echo(f"wrote {tasks}, its labelling config (.xml) and the images: start Label "
+                   f"Studio with LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true "
+                   f"LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT={out.parent.resolve()}, add that "
+                   "folder as local storage, import the tasks; then `--labels-file EXPORT` "
+                   "takes its JSON, JSON_MIN or CSV export.")

@@ -1,4 +1,5 @@
-"""Labels files: the CSV `tinyssl select` writes, after a person filled in the labels.
+"""Labels files: the CSV `tinyssl select` writes, after a person filled in the labels, or a
+Label Studio export of the tasks it wrote (JSON, JSON_MIN: data/label_studio.py; CSV).
 
 Columns: `file` (the name inside the folder or archive, as `select` wrote it) or `index`
 (position in the training set, for array sources), and optionally `label` (a class name).
@@ -23,6 +24,10 @@ def read_rows(path: Path) -> list[dict[str, str]]:
     """The CSV's rows (keys and values stripped), or one sentence saying what is wrong."""
     if not path.is_file():
         raise DataError(f"labels file {path} does not exist.")
+    if path.suffix.lower() == ".json":  # a Label Studio export (JSON or JSON_MIN)
+        from tinyssl.data.label_studio import read_export
+
+        return read_export(path)
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
@@ -32,13 +37,17 @@ def read_rows(path: Path) -> list[dict[str, str]]:
         raise DataError(f"{path}: cannot be read as a CSV file ({e}).") from None
     if not rows:
         raise DataError(f"{path}: no rows; a labels file lists at least one image.")
+    if "annotation_id" in fields and "label" not in fields:
+        raise DataError(f"{path}: a Label Studio CSV export with no 'label' column; label "
+                        "with the config `tinyssl select --format label-studio` wrote.")
     if "file" not in fields and "index" not in fields:
         raise DataError(f"{path}: needs a 'file' or an 'index' column (found "
                         f"{', '.join(fields) or 'none'}).")
     return [{k.strip(): (v or "").strip() for k, v in r.items() if k} for r in rows]
 
 
-def _indices(path: Path, rows: list[dict[str, str]], bundle: DataBundle) -> np.ndarray:
+def listed_indices(path: Path, rows: list[dict[str, str]], bundle: DataBundle) -> np.ndarray:
+    """Training-set indices of the images `rows` (of labels file `path`) list."""
     n = len(bundle.train)
     if "file" in rows[0] and any(r["file"] for r in rows):
         names = bundle.train.names
@@ -71,7 +80,7 @@ def read_labels_file(path: Path | str, bundle: DataBundle
     """(training-set indices, labels or None) of the images a labels file lists."""
     path = Path(path)
     rows = read_rows(path)
-    idx = _indices(path, rows, bundle)
+    idx = listed_indices(path, rows, bundle)
     if len(np.unique(idx)) < len(idx):
         raise DataError(f"{path}: lists the same image more than once.")
     given = [r.get("label", "") for r in rows]

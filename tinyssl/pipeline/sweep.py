@@ -6,6 +6,7 @@
     runs: [{method: fixmatch, labels_per_class: 5}]  # optional: extra cells, each × grid
     fpga: {board: Pynq-Z1, target_fps: 10000}   # optional: export + FINN estimates per run
     verify: {images: 64}                        # optional: bit-accurate check per run
+    ray: {num_cpus: 2, num_gpus: 1}             # optional: each cell's needs (sweep --ray)
 
 Each grid cell owns one directory `SWEEP/cells/<cell-id>/`, named from its config, so a
 rerun finds it again. A worker claims a cell by creating `claim` with O_EXCL (atomic on
@@ -47,19 +48,20 @@ class SweepConfig:
     grid: dict[str, list[Any]]
     fpga: dict[str, Any] | None = None
     verify: dict[str, Any] | None = None
+    ray: dict[str, Any] | None = None  # each cell's Ray resources: {num_cpus, num_gpus}
     stale_after_s: float = 1800.0
     cells: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def load(cls, path: Path) -> SweepConfig:
-        known = ["base", "fpga", "grid", "name", "runs", "stale_after_s", "verify"]
+        known = ["base", "fpga", "grid", "name", "ray", "runs", "stale_after_s", "verify"]
         raw = read_options(path, {}, known, "sweep")
         grid = raw.get("grid") or {}
         for key, values in grid.items():
             if not isinstance(values, list) or not values:
                 raise ValueError(f"{path}: grid.{key} must be a non-empty list.")
         cfg = cls(name=raw.get("name", path.stem), base=raw.get("base") or {}, grid=grid,
-                  fpga=raw.get("fpga"), verify=raw.get("verify"),
+                  fpga=raw.get("fpga"), verify=raw.get("verify"), ray=raw.get("ray"),
                   stale_after_s=float(raw.get("stale_after_s", 1800.0)))
         keys = list(grid)
         combos = [dict(zip(keys, combo, strict=True))
@@ -112,7 +114,7 @@ def _train_run(cell_dir: Path) -> Path | None:
     return runs[-1] if runs else None
 
 
-def _cell_done(cell_dir: Path, cfg: SweepConfig) -> bool:
+def cell_done(cell_dir: Path, cfg: SweepConfig) -> bool:
     run = _train_run(cell_dir) if cell_dir.is_dir() else None
     if run is None or not (run / "summary.json").exists():
         return False
@@ -157,17 +159,20 @@ def _is_quantized(run: Path) -> bool:
 def run_sweep(config: Path, root: Path) -> list[Path]:
     """One worker's loop: claim and run every unfinished cell it can; return the runs it did."""
     cfg = SweepConfig.load(config)
-    done: list[Path] = []
-    for cell in cfg.cells:
-        cell_dir = root / "cells" / cell_id(cell, cfg.base)
-        if _cell_done(cell_dir, cfg) or not _claim(cell_dir, cfg.stale_after_s):
-            continue
-        try:
-            done.append(run_cell(cfg, cell, cell_dir))
-        finally:
-            (cell_dir / "claim").unlink(missing_ok=True)
+    runs = [run_claimed(cfg, cell, root / "cells" / cell_id(cell, cfg.base))
+            for cell in cfg.cells]
     write_results_csv(config, root)
-    return done
+    return [r for r in runs if r is not None]
+
+
+def run_claimed(cfg: SweepConfig, cell: dict[str, Any], cell_dir: Path) -> Path | None:
+    """Run the cell unless it is done or another worker holds it (then None)."""
+    if cell_done(cell_dir, cfg) or not _claim(cell_dir, cfg.stale_after_s):
+        return None
+    try:
+        return run_cell(cfg, cell, cell_dir)
+    finally:
+        (cell_dir / "claim").unlink(missing_ok=True)
 
 
 def _worker(config: Path, root: Path, threads: int) -> int:

@@ -109,8 +109,11 @@ def run_all(out: Path, old_runs: Path | None) -> None:
 
 
 def write_hashes(out: Path) -> None:
+    # TensorBoard event files are named by time, host and process and hold wall-clock
+    # stamps; they repeat metrics.jsonl and summary.json, which are hashed
     hashes = {str(p.relative_to(out)): digest(p, out) for p in sorted(out.rglob("*"))
-              if p.is_file() and "extend-source" not in p.parts and p.name != "hashes.json"}
+              if p.is_file() and "extend-source" not in p.parts and p.name != "hashes.json"
+              and not p.name.startswith("events.out.tfevents.")}
     (out / "hashes.json").write_text(json.dumps(hashes, indent=1))
 
 

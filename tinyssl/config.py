@@ -18,6 +18,9 @@ import yaml
 OPTIMIZERS = ("sgd", "adam", "adamw")
 DEVICES = ("auto", "cpu", "cuda")
 AMP_MODES = ("auto", "bf16", "fp16", "off")
+#: Where a run logs besides metrics.jsonl: TensorBoard event files in the run directory, or
+#: nowhere else (train/callbacks/tensorboard.py).
+LOGGERS = ("tensorboard", "none")
 #: What a training run's `selection` may be: "random" is the default class-stratified draw
 #: (labels_per_class of every class: it needs the labels a customer does not have yet),
 #: the others (uniform and select/rules.py's COLD_RULES: a test checks they agree) pick
@@ -102,6 +105,7 @@ class TrainConfig(DataChoice):
     progress: bool = True
     log_every_s: float = 30.0  # a plain progress line this often when stderr is no terminal
     checkpoint_every_s: float = 60.0  # last.pt at least this often (and at every validation)
+    log: str = "tensorboard"  # also TensorBoard event files in the run directory; or none
 
     def validate(self) -> TrainConfig:
         """Refuse impossible settings with one sentence each, fill in the learning rate the
@@ -128,6 +132,7 @@ class TrainConfig(DataChoice):
         _choice("resize", self.resize, RESIZE_MODES)
         _choice("device", self.device, DEVICES)
         _choice("amp", self.amp, AMP_MODES)
+        _choice("log", self.log, LOGGERS)
         if self.labels is not None and self.labels_per_class is not None:
             raise ValueError("give either labels or labels_per_class, not both.")
         self._check_selection()

@@ -10,6 +10,7 @@ import click
 from tinyssl.cli.errors import clean_errors
 from tinyssl.cli.options import (
     LABELS_FILE_OPTION,
+    LOG_OPTION,
     RESIZE_OPTION,
     SELECTION_FEATURES_OPTION,
     SELECTION_OPTION,
@@ -70,6 +71,7 @@ from tinyssl.cli.options import (
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path),
               default=Path("runs"), show_default=True, help="Where the fit directory goes.")
 @click.option("--progress/--no-progress", default=None, help="Live progress bars.")
+@LOG_OPTION
 @THREADS_OPTION
 @clean_errors
 def fit(config_file: Path | None, resume: Path | None, runs_root: Path,

@@ -7,7 +7,7 @@ from typing import Any
 import click
 import yaml
 
-from tinyssl.config import SELECTIONS
+from tinyssl.config import LOGGERS, SELECTIONS
 from tinyssl.data.images import RESIZE_MODES
 
 
@@ -48,3 +48,7 @@ SELECTION_ROUNDS_OPTION = click.option(
 THREADS_OPTION = click.option(
     "--threads", type=int, help="CPU threads for torch (default: the available cores shared "
     "with other tinyssl processes running now).")
+LOG_OPTION = click.option(
+    "--log", type=click.Choice(LOGGERS), help="tensorboard (default): also write TensorBoard "
+    "event files into the run directory (`tensorboard --logdir runs`); none: metrics.jsonl "
+    "only.")

@@ -16,7 +16,7 @@ from tinyssl.cli.train import train
 _PRETRAIN_PARAMS = ("config_file", "data", "image_size", "model", "width_mult", "steps",
                     "batch_size", "optimizer", "lr", "weight_decay", "warmup", "ema", "amp",
                     "eval_every", "seed", "device", "name", "method_options", "runs_root",
-                    "progress", "log_every_s", "checkpoint_every_s", "threads")
+                    "progress", "log_every_s", "checkpoint_every_s", "log", "threads")
 
 
 def _pretrain_params() -> list[click.Parameter]:

@@ -17,6 +17,7 @@ import click
 from tinyssl.cli.errors import clean_errors
 from tinyssl.cli.options import (
     LABELS_FILE_OPTION,
+    LOG_OPTION,
     RESIZE_OPTION,
     SELECTION_FEATURES_OPTION,
     SELECTION_OPTION,
@@ -88,6 +89,7 @@ from tinyssl.config import DEFAULT_LR
 @click.option("--progress/--no-progress", default=None,
               help="Live progress bar on a terminal; elsewhere (logs, CI) a plain line every "
                    "--log-every seconds.")
+@LOG_OPTION
 @click.option("--log-every", "log_every_s", type=float, metavar="SECONDS",
               help="Seconds between plain progress lines when stderr is no terminal (30).")
 @click.option("--checkpoint-every", "checkpoint_every_s", type=float, metavar="SECONDS",

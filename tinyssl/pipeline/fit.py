@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from tinyssl.config import DataChoice, TrainConfig, load_config, read_options
+from tinyssl.config import LOGGERS, DataChoice, TrainConfig, load_config, read_options
 from tinyssl.runs import atomic_write_bytes, new_run_dir
 
 #: Options only the methods with a strong view accept (kept away from supervised stages).
@@ -68,6 +68,7 @@ class FitConfig(DataChoice):
     seed: int = 0
     device: str = "auto"
     progress: bool = True
+    log: str = "tensorboard"  # every stage's, and fit's own summary in the fit directory
 
     @classmethod
     def load(cls, path: Path | None, overrides: dict[str, Any]) -> FitConfig:
@@ -84,6 +85,8 @@ class FitConfig(DataChoice):
         if self.teacher_model is None:
             self.teacher_model = f"{family_of(self.model)}-float"
         self.default_image_size()
+        if self.log not in LOGGERS:
+            raise ValueError(f"unknown log '{self.log}'; choose from {', '.join(LOGGERS)}.")
         if self.epochs <= 0 or self.min_steps < 1 or self.teacher_scale <= 0:
             raise ValueError("epochs and teacher_scale must be positive, min_steps at least 1.")
         if self.selection_rounds < 1:
@@ -107,7 +110,7 @@ def _base(cfg: FitConfig, steps: int) -> dict[str, Any]:
     return {**cfg.data_choice(), "width_mult": cfg.width_mult, "steps": steps,
             "batch_size": cfg.batch_size, "unlabeled_ratio": cfg.unlabeled_ratio,
             "eval_every": max(25, steps // 20), "seed": cfg.seed, "device": cfg.device,
-            "progress": cfg.progress}
+            "progress": cfg.progress, "log": cfg.log}
 
 
 def _supervised_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -250,11 +253,13 @@ def run_fit(cfg: FitConfig, fit_dir: Path, echo: Any = print) -> dict[str, Any]:
     student = _stage_dir(fit_dir, "student")
     if cfg.hardware:
         _hardware(cfg, student, echo)
-    from tinyssl.pipeline.fit_report import fit_markdown, summarize
+    from tinyssl.pipeline.fit_report import fit_events, fit_markdown, summarize
 
     result = summarize(cfg, fit_dir, stages, estimate, time.perf_counter() - started)
     atomic_write_bytes(fit_dir / "fit.json", json.dumps(result, indent=2).encode())
     atomic_write_bytes(fit_dir / "fit.md", fit_markdown(result).encode())
+    if cfg.log == "tensorboard":
+        fit_events(result)
     return result
 
 

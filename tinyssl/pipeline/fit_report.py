@@ -46,6 +46,25 @@ def summarize(cfg: FitConfig, fit_dir: Path, stages: list[Stage], estimate: dict
             "warnings": warnings, "wall_s": wall_s}
 
 
+def fit_events(r: dict[str, Any]) -> None:
+    """fit.md's numbers as TensorBoard scalars and its table as text, in the fit directory
+    (the stages' own curves are in their run directories below it); a resumed fit's
+    rewrite replaces them."""
+    from tinyssl.train.callbacks.tensorboard import write_events
+
+    scalars = {f"{key}/{row['stage']}": row[key] for row in r["stages"]
+               for key in ("test_acc", "test_macro_f1") if row[key] is not None}
+    base = _baseline_acc(r)
+    scalars.update({f"gain_over_baseline/{row['stage']}": row["test_acc"] - base
+                    for row in r["stages"] if base is not None and row["test_acc"] is not None
+                    and row["stage"] != "baseline"})
+    write_events(Path(r["fit_dir"]), scalars, {"fit": fit_markdown(r)})
+
+
+def _baseline_acc(r: dict[str, Any]) -> float | None:
+    return next((row["test_acc"] for row in r["stages"] if row["stage"] == "baseline"), None)
+
+
 def _pct(v: float | None) -> str:
     return "–" if v is None else f"{100 * v:.1f}"
 
@@ -57,7 +76,7 @@ def fit_markdown(r: dict[str, Any]) -> str:
     lines = [f"# tinyssl fit: {cfg['data']}, {labels} labels, {cfg['model']}", "",
              "| stage | what | model | steps | test acc % | macro-F1 % | vs baseline (points) "
              "| train min |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    base = next((row["test_acc"] for row in r["stages"] if row["stage"] == "baseline"), None)
+    base = _baseline_acc(r)
     for row in r["stages"]:
         acc = row["test_acc"]
         gain = ("" if base is None or acc is None or row["stage"] == "baseline"

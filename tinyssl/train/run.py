@@ -15,6 +15,7 @@ from tinyssl.train.callbacks.checkpoint import LastCheckpoint
 from tinyssl.train.callbacks.growth import Growth
 from tinyssl.train.callbacks.progress import ProgressCallback
 from tinyssl.train.callbacks.summary import Verdict
+from tinyssl.train.callbacks.tensorboard import TensorBoard
 from tinyssl.train.callbacks.validation import Validation
 from tinyssl.train.device import pick_device
 from tinyssl.train.distributed import Dist
@@ -49,7 +50,8 @@ def default_callbacks(cfg: TrainConfig) -> list[Callback]:
     """The train layer's features a config switches on (labelling rounds are the select
     layer's: tinyssl.pipeline.run_training adds them)."""
     growth = [Growth()] if cfg.pseudo_label or cfg.method == "pseudolabel" else []
-    return [ProgressCallback(), Validation(), *growth, LastCheckpoint(), Verdict()]
+    loggers = [TensorBoard()] if cfg.log == "tensorboard" else []
+    return [ProgressCallback(), Validation(), *growth, LastCheckpoint(), Verdict(), *loggers]
 
 
 def train(cfg: TrainConfig, runs_root: Path, resume: Path | None = None,

@@ -206,7 +206,8 @@ class Trainer:
             raise ValueError(f"pseudo-label growth needs a method that uses labels, not "
                              f"{cfg.method}.")
         return PseudoLabelGrowth(self.bundle.num_classes, cfg.pl_target, cfg.pl_every,
-                                 cfg.pl_max, cfg.pl_threshold, cfg.pl_balanced)
+                                 cfg.pl_max, cfg.pl_threshold, cfg.pl_balanced,
+                                 calibrate=cfg.pl_calibrate)
 
     def _build_rounds(self) -> LabellingRounds | None:
         cfg = self.cfg
@@ -416,16 +417,19 @@ class Trainer:
         if self.dist.main and len(self.unlabeled_idx):
             pos = torch.as_tensor(self.unlabeled_idx, device=self.device)
             probs = predict_probs(self.eval_net, self.pool_x[pos]).cpu().numpy()
-            chosen = self.growth.select(probs)
+            val = (predict_probs(self.eval_net, self.val_x).cpu().numpy()
+                   if self.growth.calibrate else None)  # temperature scaling's fit
+            chosen = self.growth.select(probs, val, self.val_y.cpu().numpy())
         chosen = self.dist.broadcast(chosen)
-        if chosen is None or not len(chosen[0]):
+        if chosen is None or not (len(chosen[0]) or self.growth.calibrate):
             return
         positions, labels = chosen
         moved = self.unlabeled_idx[positions]
         if self.dist.main:
-            append_jsonl(self.run / "pseudolabels.jsonl",
-                         self.growth.event(self.step, labels, self.pool_y[moved]))
-        self._move_to_labeled(positions, labels)
+            append_jsonl(self.run / "pseudolabels.jsonl", self.growth.event(
+                self.step, labels, self.pool_y[moved], self.pool_y[self.unlabeled_idx]))
+        if len(positions):
+            self._move_to_labeled(positions, labels)
 
     def _label_round(self, k: int) -> None:
         """The oracle labels round k's picks (their true labels join the labelled set)."""

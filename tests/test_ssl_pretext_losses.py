@@ -12,7 +12,7 @@ from torch.nn import functional as F  # noqa: N812
 
 from tinyssl.methods import Batch, get_method
 from tinyssl.methods.context import NEIGHBOURS, context_pairs
-from tinyssl.methods.exemplar import instance_logits, update_bank
+from tinyssl.methods.exemplar import instance_logits, update_bank, with_current
 from tinyssl.methods.heads import CollapseWarning
 from tinyssl.methods.infomax import halves, infonce
 from tinyssl.methods.selflabel import cluster_entropy, sinkhorn
@@ -113,10 +113,14 @@ def test_exemplar_pulls_the_copies_of_one_image_together() -> None:
         after = z - 0.5 * z.grad
         assert copies_cosine(after) > copies_cosine(z) + 0.05
         assert F.cross_entropy(instance_logits(after, bank, 0.1), index) < loss
+    # The class weights of the batch's images are the mean of this step's copies.
+    mean3 = F.normalize(F.normalize(z.detach()[index == 3], dim=1).mean(0), dim=0)
+    current = with_current(bank, z, index)
+    torch.testing.assert_close(current[3], mean3)
+    torch.testing.assert_close(current[0], bank[0])
     # The bank moves each seen image's entry towards the mean of its copies; others stay.
     before = bank.clone()
     update_bank(bank, z.detach(), index, momentum=0.5)
-    mean3 = F.normalize(F.normalize(z.detach()[index == 3], dim=1).mean(0), dim=0)
     assert (bank[3] @ mean3) > (before[3] @ mean3)
     torch.testing.assert_close(bank[0], before[0])
     torch.testing.assert_close(bank.norm(dim=1), torch.ones(20))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -23,6 +23,9 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from tinyssl.data.types import DataBundle, DataError
+
+if TYPE_CHECKING:
+    from tinyssl.runs import ModelSpec
 
 
 @torch.no_grad()
@@ -55,7 +58,7 @@ def calibrate_batchnorm(encoder: nn.Module, x: torch.Tensor, batch_size: int = 2
     encoder.eval()
 
 
-def random_encoder(spec: Any, x: torch.Tensor, seed: int = 0) -> nn.Module:
+def random_encoder(spec: ModelSpec, x: torch.Tensor, seed: int = 0) -> nn.Module:
     """The honest floor of every pretext: `spec`'s encoder at a seeded random init, its
     BatchNorm statistics calibrated on images `x` (uint8 NCHW, on the device to use)."""
     torch.manual_seed(seed)

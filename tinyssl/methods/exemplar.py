@@ -7,10 +7,11 @@ image comes round once per epoch, so its class weights would be updated once per
 lag far behind the encoder. We use the non-parametric form of the same instance classifier
 (Wu et al. 2018, "Unsupervised Feature Learning via Non-Parametric Instance
 Discrimination"): the weights of class i are a memory bank entry, the running mean of image
-i's normalised embeddings, and every copy is classified against all N entries with a full
-softmax (exact, since our pools are at most tens of thousands of images: O(copies·B·N·d)
-per step). A triplet loss needs hard-negative mining to learn anything; the instance
-classifier compares each copy with every image at once.
+i's normalised embeddings (for the images of the batch: the mean of this step's copies),
+and every copy is classified against all N entries with a full softmax (exact, since our
+pools are at most tens of thousands of images: O(copies·B·N·d) per step). A triplet loss
+needs hard-negative mining to learn anything; the instance classifier compares each copy
+with every image at once.
 """
 
 from __future__ import annotations
@@ -33,15 +34,25 @@ def instance_logits(z: torch.Tensor, bank: torch.Tensor, temperature: float) -> 
     return F.normalize(z.float(), dim=1) @ bank.T / temperature
 
 
+def with_current(bank: torch.Tensor, z: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """The bank with the batch's own images replaced by the (detached) normalised mean of
+    their copies in this step: the class weights every copy is pulled towards.
+
+    Why: a short run sees each image of a large pool less than once, so its stored entry is
+    still the random initial vector; the other images' entries stay the stored ones."""
+    z = F.normalize(z.detach().float(), dim=1)
+    mean = torch.zeros_like(bank).index_add_(0, index, z)
+    seen = torch.unique(index)
+    return bank.index_copy(0, seen, F.normalize(mean[seen], dim=1))
+
+
 @torch.no_grad()
 def update_bank(bank: torch.Tensor, z: torch.Tensor, index: torch.Tensor,
                 momentum: float) -> None:
     """bank[i] ← normalise(momentum·bank[i] + (1 − momentum)·mean of image i's copies)."""
-    z = F.normalize(z.float(), dim=1)
-    mean = torch.zeros_like(bank).index_add_(0, index, z)
     seen = torch.unique(index)
-    bank[seen] = F.normalize(momentum * bank[seen] + (1 - momentum) * F.normalize(
-        mean[seen], dim=1), dim=1)
+    bank[seen] = F.normalize(momentum * bank[seen] + (1 - momentum) * with_current(
+        bank, z, index)[seen], dim=1)
 
 
 class Exemplar(PretextMethod):
@@ -88,7 +99,7 @@ class Exemplar(PretextMethod):
         h = self.features(torch.cat([augment(x) for _ in range(self.copies)]))
         z = self.projector(h)
         index = unlabeled.index.repeat(self.copies)
-        logits = instance_logits(z, self.bank, self.temperature)
+        logits = instance_logits(z, with_current(self.bank, z, index), self.temperature)
         loss = F.cross_entropy(logits, index)
         acc = (logits.detach().argmax(1) == index).float().mean()
         if self.training:  # the bank is in this step's graph: move it after the backward pass

@@ -116,8 +116,9 @@ def main() -> None:
           f"(width ×{a.width_mult}), {len(split.labeled)} labels "
           f"({a.labels_per_class}/class), seed {a.seed}", "",
           f"Pre-training {a.pretrain_steps} steps × {a.pretrain_batch} images (Adam 1e-2); "
-          f"fine-tuning {a.finetune_steps} steps × 32 (supervised, all layers, "
-          f"{a.finetune_optimizer} {a.finetune_lr:g}); flips {'on' if a.flip else 'off'}; "
+          + (f"fine-tuning {a.finetune_steps} steps × 32 (supervised, all layers, "
+             f"{a.finetune_optimizer} {a.finetune_lr:g})" if a.finetune_steps else
+             "no fine-tuning") + f"; flips {'on' if a.flip else 'off'}; "
           f"kNN k={a.k}; "
           f"{setup['test_images']} test images; device {a.device}, "
           f"{setup['torch_threads']} thread(s).", "", *([a.note, ""] if a.note else []),

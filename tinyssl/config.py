@@ -83,6 +83,7 @@ class TrainConfig(DataChoice):
     pl_max: int = 100
     pl_threshold: float = 0.9
     pl_balanced: bool = False
+    pl_calibrate: bool = False  # temperature scaling on the validation split before growth
     # optimisation
     steps: int = 1000
     batch_size: int = 64
@@ -155,6 +156,9 @@ class TrainConfig(DataChoice):
             raise ValueError(f"ema must be in [0, 1) (got {self.ema}); 0 turns it off.")
         if self.warmup < 0:
             raise ValueError(f"warmup must be >= 0 (got {self.warmup}).")
+        if self.pl_calibrate and self.val_per_class < 1:
+            raise ValueError("pl_calibrate fits its temperature on the validation split: "
+                             "give val_per_class >= 1.")
         if self.freeze_encoder and not self.init:
             raise ValueError("freeze_encoder needs init (a run whose encoder to load).")
         if not isinstance(self.method_options, dict):
@@ -191,11 +195,13 @@ class TrainConfig(DataChoice):
     @property
     def method_label(self) -> str:
         """The name reports group by: `uda+pl` when pseudo-label growth is on, `uda+pl-bal`
-        when it is class-balanced (`pseudolabel-bal` for the stand-alone method)."""
+        when it is class-balanced (`pseudolabel-bal` for the stand-alone method), `-cal` after
+        that when its confidences are temperature-scaled."""
         if not self.pseudo_label and self.method != "pseudolabel":
             return self.method
         name = self.method if self.method == "pseudolabel" else f"{self.method}+pl"
-        return f"{name}-bal" if self.pl_balanced else name
+        name = f"{name}-bal" if self.pl_balanced else name
+        return f"{name}-cal" if self.pl_calibrate else name
 
     @property
     def warmup_steps(self) -> int:

@@ -23,7 +23,8 @@ def _pretrain_params() -> list[click.Parameter]:
     by_name = {p.name: p for p in train.params}
     method = click.Option(["--method"], default=None,
                           help="simclr (default), rotation, byol, simsiam, jigsaw, autoencoder, "
-                               "colorization, inpainting.")
+                               "colorization, inpainting, exemplar, selflabel, context, "
+                               "infomax.")
     return [method, *(by_name[n] for n in _PRETRAIN_PARAMS)]
 
 
@@ -61,13 +62,16 @@ pretrain = click.Command("pretrain", callback=_pretrain, params=_pretrain_params
 @click.option("--k", "k", type=int, default=20, show_default=True, help="kNN neighbours.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Which labels are drawn.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@click.option("--random-init", is_flag=True, help="Probe RUN's architecture at a random init "
+              "(BatchNorm calibrated on DATA): the floor every pretext should beat.")
 @clean_errors
 def probe(run: Path, data: str, labels: int | None, labels_per_class: int | None, k: int,
-          seed: int, device: str) -> None:
+          seed: int, device: str, random_init: bool) -> None:
     """Linear probe and cosine kNN on RUN's frozen encoder with a few labels of DATA."""
     from tinyssl.pipeline.probe import probe_run
 
-    r = probe_run(run, data, labels, labels_per_class, k, seed, device)
+    r = probe_run(run, data, labels, labels_per_class, k, seed, device,
+                  random_init=random_init)
     click.echo(f"linear probe {100 * r['linear_acc']:.2f}%   kNN (k={r['k']}) "
                f"{100 * r['knn_acc']:.2f}%   ({r['labels']} labels, {r['test_images']} test "
                f"images) → {r['json']}")

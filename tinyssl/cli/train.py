@@ -82,6 +82,8 @@ from tinyssl.config import DEFAULT_LR
 @click.option("--pl-threshold", type=float, help="Top probability an image needs.")
 @click.option("--pl-balanced/--no-pl-balanced", default=None,
               help="Add the same number per class.")
+@click.option("--pl-calibrate/--no-pl-calibrate", default=None,
+              help="Temperature-scale confidences on the validation split first.")
 @click.option("--option", "-o", "method_options", multiple=True, metavar="NAME=VALUE",
               help="Method option, e.g. -o tsa=exp -o threshold=0.9 (repeatable).")
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path),

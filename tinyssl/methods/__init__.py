@@ -26,6 +26,10 @@ METHODS: dict[str, str] = {
     "autoencoder": "tinyssl.methods.autoencoder:Autoencoder",
     "colorization": "tinyssl.methods.colorization:Colorization",
     "inpainting": "tinyssl.methods.inpainting:Inpainting",
+    "exemplar": "tinyssl.methods.exemplar:Exemplar",
+    "selflabel": "tinyssl.methods.selflabel:SelfLabel",
+    "context": "tinyssl.methods.context:Context",
+    "infomax": "tinyssl.methods.infomax:InfoMax",
 }
 
 

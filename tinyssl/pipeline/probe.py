@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -24,6 +24,9 @@ from torch import nn
 
 from tinyssl.data.types import DataBundle, DataError
 from tinyssl.train.evaluate import encoder_features
+
+if TYPE_CHECKING:
+    from tinyssl.models import ModelSpec
 
 
 @torch.no_grad()
@@ -43,6 +46,15 @@ def calibrate_batchnorm(encoder: nn.Module, x: torch.Tensor, batch_size: int = 2
     for m in norms:
         m.momentum = 0.1
     encoder.eval()
+
+
+def random_encoder(spec: ModelSpec, x: torch.Tensor, seed: int = 0) -> nn.Module:
+    """The honest floor of every pretext: `spec`'s encoder at a seeded random init, its
+    BatchNorm statistics calibrated on images `x` (uint8 NCHW, on the device to use)."""
+    torch.manual_seed(seed)
+    encoder = spec.build().encoder.to(x.device)
+    calibrate_batchnorm(encoder, x)
+    return encoder
 
 
 def linear_probe_accuracy(train_f: np.ndarray, train_y: np.ndarray, test_f: np.ndarray,
@@ -87,13 +99,16 @@ def probe_encoder(encoder: nn.Module, bundle: DataBundle, labeled: np.ndarray, k
 
 def probe_run(run: Path, data: str, labels: int | None = None,
               labels_per_class: int | None = None, k: int = 20, seed: int = 0,
-              device: str = "auto", cache_dir: Path | None = None) -> dict[str, Any]:
+              device: str = "auto", cache_dir: Path | None = None,
+              random_init: bool = False) -> dict[str, Any]:
     """Probe RUN's encoder on DATA with a seeded label budget; writes RUN/probe.json (or
-    RUN/probe-<data>.json when DATA is not the run's own source)."""
+    RUN/probe-<data>.json when DATA is not the run's own source). `random_init` probes
+    RUN's architecture at a random init instead (`random_encoder`), → probe[-<data>]-random.json."""
     import yaml
 
     from tinyssl.data import load_dataset, make_split
-    from tinyssl.models import load_net
+    from tinyssl.data.stream import images_to_device
+    from tinyssl.models import ModelSpec, load_net
     from tinyssl.runs import atomic_write_bytes
     from tinyssl.train.device import pick_device
 
@@ -112,10 +127,14 @@ def probe_run(run: Path, data: str, labels: int | None = None,
                         f"takes {spec['in_channels']}.")
     split = make_split(bundle, bundle.num_classes, labels=labels,
                        labels_per_class=labels_per_class, val_per_class=0, seed=seed)
-    result = probe_encoder(net.encoder, bundle, split.labeled, k, pick_device(device))
+    dev = pick_device(device)
+    encoder = random_encoder(ModelSpec(**spec), images_to_device(bundle.train.x, dev), seed) \
+        if random_init else net.encoder
+    result = probe_encoder(encoder, bundle, split.labeled, k, dev)
     own = own_cfg.get("data")
-    result.update(data=data, seed=seed, run=str(run), step=ckpt.get("step"))
-    stem = "probe" if data == own else "probe-" + "".join(
-        ch if ch.isalnum() else "_" for ch in data)[:60]
+    result.update(data=data, seed=seed, run=str(run), step=ckpt.get("step"),
+                  encoder="random init" if random_init else "trained")
+    stem = ("probe" if data == own else "probe-" + "".join(
+        ch if ch.isalnum() else "_" for ch in data)[:60]) + ("-random" if random_init else "")
     atomic_write_bytes(run / f"{stem}.json", json.dumps(result, indent=2).encode())
     return {**result, "json": run / f"{stem}.json"}

@@ -8,14 +8,16 @@ plain supervised training.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tinyssl.runs import append_jsonl
+from tinyssl.train.calibration import calibrate_probs
 from tinyssl.train.callbacks.base import Callback
 from tinyssl.train.evaluate import predict_probs
+from tinyssl.train.pseudo_select import added_and_wrong, select_confident
 
 if TYPE_CHECKING:
     from tinyssl.train.loop import Trainer
@@ -32,6 +34,9 @@ class PseudoLabelGrowth:
     threshold: float = 0.9
     balanced: bool = False
     active: bool = False
+    calibrate: bool = False  # temperature-scale confidences on the validation split first
+    _temperature: float = field(default=1.0, init=False, repr=False)  # the last fitted T
+    _uncalibrated: tuple = field(default=(), init=False, repr=False)  # raw picks, for event
 
     def due(self, step: int, val_acc: float | None) -> bool:
         """Called after `step` steps; turns growth on the first time val_acc hits target."""
@@ -39,32 +44,29 @@ class PseudoLabelGrowth:
             self.active = True
         return self.active and step % self.every == 0
 
-    def select(self, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Positions (into the scored pool) and predicted labels of the images to move.
+    def select(self, probs: np.ndarray, val_probs: np.ndarray | None = None,
+               val_y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Positions (into the scored pool) and predicted labels of the images to move
+        (`select_confident`). With `calibrate`, confidences are first temperature-scaled
+        on the validation probabilities; the uncalibrated picks are kept for `event`."""
+        rule = (self.threshold, self.max_add, self.num_classes, self.balanced)
+        if not self.calibrate:
+            return select_confident(probs, *rule)
+        self._uncalibrated = select_confident(probs, *rule)
+        calibrated, self._temperature = calibrate_probs(probs, val_probs, val_y)
+        return select_confident(calibrated, *rule)
 
-        Most confident first. Balanced mode adds the same number k to every class, k = the
-        fewest confident candidates any class has (at most max_add // num_classes), so nothing
-        is added while some class has none: capping each class separately still let easy
-        classes grow to 20x the hard ones' labels and biased the classifier against them.
-        """
-        conf, pred = probs.max(1), probs.argmax(1)
-        order = np.argsort(-conf, kind="stable")
-        order = order[conf[order] > self.threshold]
-        if self.balanced:
-            by_class = [order[pred[order] == c] for c in range(self.num_classes)]
-            k = min(max(1, self.max_add // self.num_classes), *(len(o) for o in by_class))
-            order = np.concatenate([o[:k] for o in by_class]).astype(np.int64)
-        else:
-            order = order[: self.max_add]
-        return order, pred[order]
-
-    def event(self, step: int, labels: np.ndarray, true: np.ndarray) -> dict:
-        """One pseudolabels.jsonl record: added and wrong per class (true = -1: unknown)."""
-        known = true >= 0
-        added = np.bincount(labels, minlength=self.num_classes)
-        wrong = np.bincount(labels[known & (labels != true)], minlength=self.num_classes)
-        return {"step": step, "added": added.tolist(), "wrong": wrong.tolist(),
-                "unknown": int((~known).sum())}
+    def event(self, step: int, labels: np.ndarray, true: np.ndarray,
+              pool_true: np.ndarray | None = None) -> dict:
+        """One pseudolabels.jsonl record: added and wrong per class (true = -1: unknown).
+        Calibrated: also T and what the raw confidences would have added (`pool_true`: the
+        true labels of the whole scored pool)."""
+        record = {"step": step, **added_and_wrong(labels, true, self.num_classes)}
+        if self.calibrate and pool_true is not None:
+            positions, raw = self._uncalibrated
+            record.update(temperature=self._temperature, uncalibrated=added_and_wrong(
+                raw, pool_true[positions], self.num_classes))
+        return record
 
     def state_dict(self) -> dict[str, bool]:
         return {"active": self.active}
@@ -88,7 +90,8 @@ class Growth(Callback):
             raise ValueError(f"pseudo-label growth needs a method that uses labels, not "
                              f"{cfg.method}.")
         self.rule = PseudoLabelGrowth(trainer.bundle.num_classes, cfg.pl_target, cfg.pl_every,
-                                      cfg.pl_max, cfg.pl_threshold, cfg.pl_balanced)
+                                      cfg.pl_max, cfg.pl_threshold, cfg.pl_balanced,
+                                      calibrate=cfg.pl_calibrate)
 
     def on_log(self, trainer: Trainer, record: dict[str, Any]) -> None:
         self.last_val = record.get("val_acc", self.last_val)
@@ -105,16 +108,19 @@ class Growth(Callback):
         chosen = None
         if dist.main and len(pool.unlabeled_idx):
             probs = predict_probs(trainer.eval_net, pool.images(pool.unlabeled_idx))
-            chosen = self.rule.select(probs.cpu().numpy())
+            val = (predict_probs(trainer.eval_net, pool.val_x).cpu().numpy()
+                   if self.rule.calibrate else None)  # temperature scaling's fit
+            chosen = self.rule.select(probs.cpu().numpy(), val, pool.val_y.cpu().numpy())
         chosen = dist.broadcast(chosen)
-        if chosen is None or not len(chosen[0]):
+        if chosen is None or not (len(chosen[0]) or self.rule.calibrate):
             return
         positions, labels = chosen
         moved = pool.unlabeled_idx[positions]
         if dist.main:
-            append_jsonl(trainer.run / "pseudolabels.jsonl",
-                         self.rule.event(trainer.step, labels, pool.y[moved]))
-        trainer.move_to_labeled(positions, labels)
+            append_jsonl(trainer.run / "pseudolabels.jsonl", self.rule.event(
+                trainer.step, labels, pool.y[moved], pool.y[pool.unlabeled_idx]))
+        if len(positions):
+            trainer.move_to_labeled(positions, labels)
 
     def state_dict(self) -> dict[str, Any]:
         assert self.rule is not None

@@ -1,0 +1,76 @@
+"""The four pretexts of issue 30 end to end on digits (pretrain → probe, a few steps each),
+and the random-init floor (`tinyssl probe --random-init`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from tinyssl.cli import main
+from tinyssl.models import ModelSpec
+from tinyssl.pipeline.probe import random_encoder
+from tinyssl.runs import load_checkpoint
+
+FAST = ["--data", "digits", "--image-size", "16", "--model", "tiny-w2a2", "--width-mult",
+        "0.5", "--device", "cpu", "--no-progress", "--steps", "8", "--batch-size", "32",
+        "--eval-every", "4"]
+SIGNAL = {"exemplar": "instance_acc", "selflabel": "cluster_entropy",
+          "context": "context_acc", "infomax": "mi_bound"}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+def _probe(run: Path, *extra: str) -> dict:
+    res = CliRunner().invoke(main, ["probe", str(run), "--data", "digits", "--labels-per-class",
+                                    "5", "--k", "3", "--device", "cpu", *extra])
+    assert res.exit_code == 0, res.output
+    return json.loads(Path(res.output.rsplit("→ ", 1)[1].strip()).read_text())
+
+
+@pytest.mark.parametrize("name", list(SIGNAL))
+def test_pretext_pretrains_and_probes_on_digits(name: str, tmp_path: Path) -> None:
+    res = CliRunner().invoke(main, ["pretrain", "--method", name, *FAST,
+                                    "--runs", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    (run,) = [p for p in tmp_path.iterdir() if (p / "summary.json").is_file()]
+    metrics = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics] == [4, 8]
+    assert all(SIGNAL[name] in m and m["embed_std"] > 0 for m in metrics)
+    ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert all(k.startswith(("encoder.", "classifier.")) for k in ckpt["model"])  # no heads
+    assert any(not k.startswith("net.") for k in ckpt["method"])  # they live on the method
+    probe = _probe(run)
+    assert probe["labels"] == 50 and probe["encoder"] == "trained"
+    assert probe["linear_acc"] > 0.2 and probe["knn_acc"] > 0.2  # chance is 0.1
+
+
+def test_random_init_floor_is_a_probe_row(tmp_path: Path) -> None:
+    res = CliRunner().invoke(main, ["pretrain", "--method", "context", *FAST, "--steps", "2",
+                                    "--eval-every", "2", "--runs", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    (run,) = [p for p in tmp_path.iterdir() if (p / "summary.json").is_file()]
+    floor = _probe(run, "--random-init")
+    assert floor["encoder"] == "random init" and (run / "probe-random.json").is_file()
+    assert 0.1 < floor["linear_acc"] <= 1.0 and floor["feature_dim"] == 32
+    assert not (run / "probe.json").exists()  # the trained encoder's probe is another file
+
+    spec = ModelSpec("tiny-w2a2", 1, 16, 10, 0.5)
+    x = torch.randint(0, 256, (64, 1, 16, 16), dtype=torch.uint8)
+    a, b = random_encoder(spec, x, seed=3), random_encoder(spec, x, seed=3)
+    torch.manual_seed(3)
+    fresh = spec.build().encoder
+    for (name, p), q in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        torch.testing.assert_close(p, q, msg=name)  # seeded: the same floor every time
+    weights = {k: v for k, v in fresh.state_dict().items()
+               if "running" not in k and "num_batches" not in k}
+    for name, value in weights.items():
+        torch.testing.assert_close(a.state_dict()[name], value, msg=name)
+    means = [v for k, v in a.state_dict().items() if k.endswith("running_mean")]
+    assert means and any(m.abs().sum() > 0 for m in means)  # BatchNorm saw the images

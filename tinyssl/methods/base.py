@@ -61,6 +61,12 @@ class Method(nn.Module):
     def after_optimizer_step(self, progress: float) -> None:
         """Called by the trainer after every optimiser step (e.g. BYOL's EMA target update)."""
 
+    def holdout_score(self, net: nn.Module, x: torch.Tensor) -> float | None:
+        """A label-free score of `net` (the evaluation network) on held-out unlabelled uint8
+        images, higher is better, for early stopping without labelled validation; None: this
+        method has none."""
+        return None
+
     def bind_pool(self, size: int) -> None:
         """Called once, before a checkpoint is restored, with the number of images that
         `Batch.index` can point at, for methods that keep per-image state (FlexMatch)."""

@@ -84,6 +84,16 @@ class Distill(Consistency):
         return StepOutput(loss, {"loss_x": loss_x.detach(), "loss_kd": loss_kd.detach(),
                                  "agree": agree})
 
+    def holdout_score(self, net: torch.nn.Module, x: torch.Tensor) -> float | None:
+        """Agreement with the teacher on held-out unlabelled images: the student's goal is the
+        teacher's predictions, so how well it matches them on images it never trained on
+        needs no label."""
+        from tinyssl.train.evaluate import predict_probs
+
+        teacher = self.teacher_net.to(x.device)
+        return (predict_probs(net, x).argmax(1) == predict_probs(teacher, x).argmax(1)
+                ).float().mean().item()
+
 
 def load_teacher(run: Path, num_classes: int) -> torch.nn.Module:
     """The teacher run's network, in eval mode with gradients off; one clear error if the run

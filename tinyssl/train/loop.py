@@ -42,6 +42,7 @@ from tinyssl.runs import (
 from tinyssl.select.rounds import ROUNDS_LABELS_FILE, LabellingRounds
 from tinyssl.train.device import pick_device
 from tinyssl.train.distributed import Dist
+from tinyssl.train.early_stopping import EarlyStopping, hold_out
 from tinyssl.train.ema import EMA
 from tinyssl.train.evaluate import (
     accuracy,
@@ -112,6 +113,7 @@ class Trainer:
         self.step, self.best_val, self.last_val = 0, -1.0, None
         self.train_time, self.images_seen, self.time_to_target = 0.0, 0, None
         self._stop = False
+        self.stopper = EarlyStopping(cfg.early_stop_patience) if cfg.early_stop_patience else None
         self._acc: dict[str, Any] = {}
         self._acc_n = 0
         torch.manual_seed(cfg.seed * 7919 + dist.rank)  # augmentation differs per rank
@@ -142,6 +144,8 @@ class Trainer:
         extra = np.arange(len(b.train), len(self.pool_y), dtype=np.int64)
         self.unlabeled_idx = cap_pool(np.concatenate([s.unlabeled.astype(np.int64), extra]),
                                       self.cfg.unlabeled, self.cfg.seed)
+        self.unlabeled_idx, self.holdout_idx = hold_out(self.unlabeled_idx,
+                                                        self.cfg.holdout_unlabeled, self.cfg.seed)
 
     def _open_run_dir(self, runs_root: Path, resume: Path | None) -> Path:
         run = resume
@@ -233,6 +237,7 @@ class Trainer:
             "train_time_s": self.train_time, "images_seen": self.images_seen,
             "time_to_target_s": self.time_to_target, "config": self.cfg.to_dict(),
             "running_logs": (self._acc, self._acc_n),  # since the last validation
+            "early_stopping": self.stopper.state_dict() if self.stopper else None,
         }
 
     def _save_last(self) -> None:
@@ -260,6 +265,8 @@ class Trainer:
         self.train_time, self.images_seen = ckpt["train_time_s"], ckpt["images_seen"]
         self.time_to_target = ckpt["time_to_target_s"]
         self._acc, self._acc_n = ckpt["running_logs"]
+        if self.stopper is not None and ckpt.get("early_stopping"):
+            self.stopper.load_state_dict(ckpt["early_stopping"])
         rngs = ckpt["rng"]
         set_rng_state(rngs[self.dist.rank] if self.dist.rank < len(rngs) else rngs[0])
 
@@ -341,7 +348,7 @@ class Trainer:
         try:
             with TrainProgress(cfg.steps, self.step, cfg.progress and self.dist.main,
                                cfg.log_every_s) as bar:
-                while self.step < cfg.steps:
+                while self.step < cfg.steps and not (self.stopper and self.stopper.stopped):
                     t0 = time.perf_counter()
                     loss = self._one_step(model)
                     self.train_time += time.perf_counter() - t0
@@ -382,7 +389,11 @@ class Trainer:
             if self.cfg.bn_recalibrate and not self.cfg.freeze_encoder:  # frozen: BN too
                 recalibrate_bn(self.eval_net, self._bn_images())
             val = accuracy(self.eval_net, self.val_x, self.val_y)
+            if not len(self.val_y) and len(self.holdout_idx):  # no labels to spare: label-free
+                val = self.method.holdout_score(self.eval_net, self.pool_x[self.holdout_idx])
         val = self.dist.broadcast(val)
+        if self.stopper is not None:
+            self.stopper.update(self.step, val)
         record: dict[str, Any] = {"step": self.step}
         record.update({k: float(v) / max(self._acc_n, 1) for k, v in self._acc.items()})
         self._acc, self._acc_n = {}, 0
@@ -474,6 +485,11 @@ class Trainer:
             "images_per_s": self.images_seen / max(self.train_time, 1e-9),
             "time_to_target_s": self.time_to_target, "classes": list(self.bundle.classes),
             "final_labeled": len(self.labeled_idx),
+            # every labelled image the run touched: training and validation (issue 24)
+            "labels_used": (sum(self.rounds.sizes) if self.rounds else len(self.split.labeled))
+            + len(self.split.val), "val_score": "accuracy" if len(self.split.val) else (
+                "holdout" if len(self.holdout_idx) else None),
+            "stopped_early_at": self.stopper.stopped_at if self.stopper else None,
         }
         if self.method.uses_labeled and len(self.test_y):
             net = self.spec.build().to(self.device)

@@ -165,7 +165,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--cells", nargs="+", help="only these cells (names as in the table)")
     ap.add_argument("--commit", action="store_true", help="git-commit each finished cell")
     ap.add_argument("--report", action="store_true", help="only rebuild the report")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     args = ap.parse_args(argv)
+    if not args.report:
+        import torch
+
+        torch.set_num_threads(args.threads)
     cell_dir = args.out / "fit-suite" / "cells"
     cell_dir.mkdir(parents=True, exist_ok=True)
     ran = 0

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared/data of a clone
 SETS = {"cifar10-jpeg": "folder:{}/cifar10-jpeg.tgz", "pbc64": "folder:{}/pbc64.tgz",
         "malaria-gray50": "folder:{}/malaria-gray50.tgz", "aid30": "folder:{}/aid30.tgz",
         "flowers5": "folder:{}/flowers5.tgz", "mnist5k": "npz:{}/mnist5k.npz"}
@@ -47,6 +47,12 @@ def cell_name(data: str, k: int, seed: int) -> str:
 
 def data_source(data: str) -> str:
     return SETS[data].format(DATA)
+
+
+def set_data_dir(path: Path) -> None:
+    """Where the shared sets are (a git worktree elsewhere than beside ../shared)."""
+    global DATA
+    DATA = path.resolve()
 
 
 def fit_options(data: str, k: int, seed: int) -> dict[str, Any]:
@@ -166,7 +172,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--commit", action="store_true", help="git-commit each finished cell")
     ap.add_argument("--report", action="store_true", help="only rebuild the report")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    ap.add_argument("--data-dir", type=Path, default=DATA, help="the shared data sets")
     args = ap.parse_args(argv)
+    set_data_dir(args.data_dir)
     if not args.report:
         import torch
 

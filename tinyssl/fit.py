@@ -246,7 +246,10 @@ def run_fit(cfg: FitConfig, fit_dir: Path, echo: Any = print) -> dict[str, Any]:
     echo(f"fit into {fit_dir}: about {(sum(estimate.values()) + trials) / 60:.1f} min of "
          f"training on this machine (trials ≈ {trials / 60:.1f} min, then " + ", ".join(
              f"{name} ≈ {sec / 60:.1f} min" for name, sec in estimate.items()) + ")"
-         + (", then export, FINN estimates and verification" if cfg.hardware else "") + ".")
+         + (", then export, FINN estimates and verification" if cfg.hardware else "") + "."
+         + (" That is over 30 min: this machine is busy or slow, or the images are large; "
+            "--steps and --trial-steps shorten it." if sum(estimate.values()) + trials > 1800
+            else ""))
     started = time.perf_counter()
     decisions = decide_teacher(cfg, fit_dir, echo)
     stages = plan(resolved(cfg, decisions), fit_dir)

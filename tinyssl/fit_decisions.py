@@ -254,8 +254,7 @@ def decide_teacher(cfg: FitConfig, fit_dir: Path, echo: Any = print) -> Decision
         d.log.append("1 label per class in some class: nothing to hold out, so views, teacher "
                      "model, SimCLR init and teacher length keep their defaults; student lr "
                      "and temperature are still chosen without labels.")
-    if split is not None:
-        d.warnings += resolution_notes(cfg, bundle, fold, fit_dir, echo, d)
+    d.warnings += resolution_notes(cfg, bundle, fold, fit_dir, echo, d)
     teacher_units = cfg.teacher_scale * steps * d.choices.pop("teacher_length", 1.0)
     d.choices.update(
         method_options={**cfg.method_options, **views}, teacher_model=model,
@@ -266,6 +265,8 @@ def decide_teacher(cfg: FitConfig, fit_dir: Path, echo: Any = print) -> Decision
     d.save(fit_dir)
     for line in d.log:
         echo(f"decided: {line}")
+    for line in d.warnings:
+        echo(f"note: {line}")
     return d
 
 

@@ -92,13 +92,14 @@ def test_labels_per_class_4_touches_exactly_4_labelled_images_per_class(
 def test_fit_writes_its_decisions(fits: tuple[Path, Path]) -> None:
     fit_dir = fits[0]
     d = json.loads((fit_dir / "fit.json").read_text())["decisions"]
-    for knob in ("method_options", "teacher_model", "pretrain_steps", "steps", "teacher_steps",
-                 "student_lr", "temperature"):
+    for knob in ("method_options", "teacher_method", "teacher_model", "pretrain_steps", "steps",
+                 "teacher_steps", "student_lr", "temperature"):
         assert knob in d["choices"]
     assert {"flip", "randaugment_policy"} <= set(d["choices"]["method_options"])
     assert d["fold"] == {"train": 30, "val": 10}  # 4 per class: 3 train, 1 validates
     decided = {t["decision"] for t in d["trials"]}
-    assert {"flip", "policy", "teacher size", "SimCLR init", "student"} <= decided
+    assert {"flip", "policy", "teacher method", "teacher size", "SimCLR init", "student"
+            } <= decided
     text = (fit_dir / "fit.md").read_text()
     assert "## Decisions" in text and "student lr" in text and "temperature" in text
     student = json.loads((fit_dir / "student" / "summary.json").read_text())

@@ -62,7 +62,7 @@ class FitConfig:
     trial_steps: int = 300  # steps of each teacher trial (student trials: half)
     batch_size: int = 32
     unlabeled_ratio: float = 3.0
-    teacher_method: str = "fixmatch"  # measured best for float twins: see docs/training.md
+    teacher_method: str | None = None  # fixmatch (measured best for float twins), or uda
     temperature: float | None = None  # default 2
     # Stages that start from the float teacher fine-tune, so they default to a third of the
     # quantized presets' from-scratch 0.3 (pbc64-25 student: 74.9 % at 0.3, results/fit-1k.md;
@@ -181,8 +181,9 @@ def plan(cfg: FitConfig, fit_dir: Path) -> list[Stage]:
             model=teacher_model, method="simclr", steps=cfg.pretrain_steps,
             labels=None, labels_per_class=None, labels_file=None, selection="random",
             method_options={})
-    add("teacher", f"float teacher, {cfg.teacher_method} on labels + unlabelled images",
-        model=teacher_model, method=cfg.teacher_method, steps=teacher_steps,
+    method = cfg.teacher_method or "fixmatch"
+    add("teacher", f"float teacher, {method} on labels + unlabelled images",
+        model=teacher_model, method=method, steps=teacher_steps,
         method_options=dict(cfg.method_options), selection_rounds=cfg.selection_rounds,
         init=str(fit_dir / "pretrain") if cfg.pretrain_steps else None)
     if cfg.baseline and rounds:

@@ -54,8 +54,8 @@ from tinyssl.train.commands import (
 @click.option("--pretrain-steps", type=int, help="SimCLR-initialise the teacher for this many "
               "steps first (default: decided; 0: off).")
 @click.option("--batch-size", type=int, help="Labelled batch per step (default 32).")
-@click.option("--teacher-method", help="Semi-supervised method of the teacher (fixmatch; "
-              "freematch, flexmatch, uda).")
+@click.option("--teacher-method", help="Semi-supervised method of the teacher (default: "
+              "decided between fixmatch and uda; also freematch, flexmatch).")
 @click.option("--temperature", type=float, help="Distillation temperature (default: decided, "
               "else 2).")
 @click.option("--student-lr", type=float, help="Learning rate of the stages that start from "

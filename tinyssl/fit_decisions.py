@@ -8,12 +8,12 @@ trials inside the fit, on the label budget alone:
   each class score, the rest train (K = 10: 7 + 3; K = 4: 3 + 1). Short float-teacher runs
   on that fold decide, one knob at a time (the current choice is kept unless a challenger
   beats it by more than one validation image): horizontal flips, RandAugment policy
-  (full / mild), a wider teacher (at equal compute, and by a larger margin since the student
-  then cannot start from the teacher's weights), SimCLR initialisation (its label-free
-  pre-training run is the final one, so it is not wasted), and the teacher's length (if the
-  fold validation stopped rising in the first half of the trial, the teacher gets half the
-  step budget). With 1 label per class there is nothing to hold out: these knobs keep their
-  defaults, and fit says so.
+  (full / mild), the teacher's method (FixMatch / UDA), a wider teacher (at equal compute,
+  and by a larger margin since the student then cannot start from the teacher's weights),
+  SimCLR initialisation (its label-free pre-training run is the final one, so it is not
+  wasted), and the teacher's length (if the fold validation stopped rising in the first half
+  of the trial, the teacher gets half the step budget). With 1 label per class there is
+  nothing to hold out: these knobs keep their defaults, and fit says so.
 - **Student trials (label-free).** After the teacher, short distillation runs score the
   student's agreement with the teacher on held-out *unlabelled* images (no label needed, so
   this works at 1 label per class too) and pick the student lr, then the temperature.
@@ -190,6 +190,7 @@ def decide_teacher(cfg: FitConfig, fit_dir: Path, echo: Any = print) -> Decision
     twin = f"{family_of(cfg.model)}-float"
     views = {k: cfg.method_options.get(k, v) for k, v in DEFAULT_VIEWS.items()}
     model = cfg.teacher_model or twin
+    method = cfg.teacher_method or "fixmatch"
     pretrain = cfg.pretrain_steps or 0
     steps = cfg.steps or 2000
     bundle = load_dataset(cfg.data, image_size=cfg.image_size, resize=cfg.resize)
@@ -204,10 +205,10 @@ def decide_teacher(cfg: FitConfig, fit_dir: Path, echo: Any = print) -> Decision
              f"held-out labels ({trial_steps} steps each).")
 
         def teacher_trial(name: str, decision: str, m: str = model,
-                          v: dict[str, Any] | None = None, init: str | None = None
-                          ) -> dict[str, Any]:
+                          v: dict[str, Any] | None = None, init: str | None = None,
+                          meth: str | None = None) -> dict[str, Any]:
             n = max(1, round(trial_steps / TEACHER_COST.get(m, 1.0)))
-            return t.run(name, decision, fold, steps=n, model=m, method=cfg.teacher_method,
+            return t.run(name, decision, fold, steps=n, model=m, method=meth or method,
                          method_options={**cfg.method_options, **(v or views)}, init=init)
 
         best = teacher_trial("teacher-default", "incumbent")
@@ -224,6 +225,12 @@ def decide_teacher(cfg: FitConfig, fit_dir: Path, echo: Any = print) -> Decision
             d.log.append(_sentence("the mild RandAugment policy", keep, arm, best))
             if keep:
                 views, best = {**views, "randaugment_policy": "mild"}, arm
+        if cfg.teacher_method is None:
+            arm = teacher_trial("teacher-uda", "teacher method", meth="uda")
+            keep = _beats(arm["score"], best["score"], n_val)
+            d.log.append(_sentence("UDA instead of FixMatch for the teacher", keep, arm, best))
+            if keep:
+                method, best = "uda", arm
         if cfg.teacher_model is None and (wide := WIDER_TEACHER.get(model)):
             arm = teacher_trial(f"teacher-{wide}", "teacher size", m=wide)
             keep = _beats(arm["score"], best["score"], n_val, WIDER_MARGIN)
@@ -252,12 +259,13 @@ def decide_teacher(cfg: FitConfig, fit_dir: Path, echo: Any = print) -> Decision
         d.warnings += _near_chance_warnings(best["score"], bundle, split, "teacher")
     elif cfg.auto:
         d.log.append("1 label per class in some class: nothing to hold out, so views, teacher "
-                     "model, SimCLR init and teacher length keep their defaults; student lr "
-                     "and temperature are still chosen without labels.")
+                     "method and model, SimCLR init and teacher length keep their defaults; "
+                     "student lr and temperature are still chosen without labels.")
     d.warnings += resolution_notes(cfg, bundle, fold, fit_dir, echo, d)
     teacher_units = cfg.teacher_scale * steps * d.choices.pop("teacher_length", 1.0)
     d.choices.update(
         method_options={**cfg.method_options, **views}, teacher_model=model,
+        teacher_method=method,
         pretrain_steps=pretrain, steps=steps,
         teacher_steps=cfg.teacher_steps or max(1, round(teacher_units
                                                         / TEACHER_COST.get(model, 1.0))))
@@ -414,10 +422,10 @@ def resolved(cfg: FitConfig, d: Decisions) -> FitConfig:
 
 def trial_seconds(cfg: FitConfig, stages: list[Any], estimate: dict[str, float]) -> float:
     """Seconds the trials will take at most, from the planned stages' measured step times:
-    up to five teacher trials (a wider one at equal compute), the SimCLR run, the
+    up to six teacher trials (a wider one at equal compute), the SimCLR run, the
     resolution check and up to five student trials of half the length."""
     per = {s.name: estimate[s.name] / max(1, s.train.steps) for s in stages}
-    teacher = (5 + PRETRAIN_SCALE / 4) * cfg.trial_steps * per["teacher"]  # SimCLR: ~¼ step
+    teacher = (6 + PRETRAIN_SCALE / 4) * cfg.trial_steps * per["teacher"]  # SimCLR: ~¼ step
     return teacher + cfg.trial_steps * per["baseline" if "baseline" in per else "student"] \
         + 5 * cfg.trial_steps / 2 * per["student"]
 

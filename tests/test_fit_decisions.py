@@ -18,6 +18,7 @@ from tinyssl.fit_decisions import (
     fold_holdout,
     resolution_notes,
     smoothed_best,
+    teacher_length,
     trial_split,
 )
 from tinyssl.train import run_training
@@ -198,3 +199,12 @@ def test_near_chance_and_resolution_messages(tmp_path: Path) -> None:
     same = FitConfig.load(None, {"data": cfg.data, "image_size": 48, "labels_per_class": 2})
     assert resolution_notes(same, load_dataset(cfg.data, image_size=48), None, tmp_path,
                             print, None) == []  # type: ignore[arg-type]
+
+
+def test_teacher_length_halves_only_on_an_early_peak_above_chance() -> None:
+    early = {"trial": "t", "best_step": 60, "steps": 300, "stopped_early": True}
+    assert teacher_length(early, near_chance=False)[0] == 0.5
+    assert teacher_length(early, near_chance=True)[0] == 1.0  # a peak at chance is noise
+    late = {**early, "best_step": 240}
+    assert teacher_length(late, near_chance=False)[0] == 1.0
+    assert teacher_length({**early, "stopped_early": False}, near_chance=False)[0] == 1.0

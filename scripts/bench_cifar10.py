@@ -84,7 +84,9 @@ def options(cell: Cell, args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
             "seed": cell.seed, "batch_size": args.batch_size, "device": args.device,
             "progress": False, "method_options": {"flip": True}}  # CIFAR-10 is flip-invariant
     if kind == "fit":  # fit's student and baseline run --steps; it sizes its teacher itself
-        return kind, {**base, **extra, "steps": args.steps, "hardware": False}
+        # a fixed recipe (no decision trials), as bench_fit's settings: every cell follows
+        # --steps; the default fit, deciding for itself, is the suite's (fit_suite.py)
+        return kind, {**base, **extra, "steps": args.steps, "hardware": False, "auto": False}
     return kind, {**base, **extra, "steps": args.steps, "unlabeled_ratio": args.unlabeled_ratio}
 
 

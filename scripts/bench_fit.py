@@ -11,6 +11,10 @@ settings and seeds.
 
     python scripts/bench_fit.py                           # 4 settings × 2 seeds, 2 workers
     python scripts/bench_fit.py --settings mnist5k-4 --seeds 0 --steps 200 --out /tmp/f
+    python scripts/bench_fit.py --suite    # the default fit on every shared set (fit_suite.py)
+
+The settings mode is the old protocol (a fixed recipe, and 10 extra validation labels per
+class that the label budget did not count: results/fit.md); the suite is the current one.
 
 Fits are resumable: rerun the same command after an interruption. Writes OUT/fit.json and
 OUT/fit.md.
@@ -43,6 +47,7 @@ def fit_options(setting: str, seed: int, steps: int, args: argparse.Namespace
             "teacher_scale": args.teacher_scale, "method_options": base.get("method_options", {}),
             "teacher_method": args.teacher_method, "model": args.model,
             "batch_size": args.batch_size, "student_lr": args.student_lr, "hardware": False,
+            "auto": False,  # the old protocol: a fixed recipe (results/fit.md)
             "progress": False, "device": "cpu", "seed": seed}
 
 
@@ -178,6 +183,10 @@ def markdown(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
 
 
 def main() -> None:
+    if "--suite" in sys.argv:  # the issue-24 suite of the default fit: scripts/fit_suite.py
+        from fit_suite import main as suite
+
+        return suite(sys.argv[1:])
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--settings", nargs="+", default=DEFAULT_SETTINGS, choices=list(SETTINGS))
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1])

@@ -280,7 +280,8 @@ def rules_part(args: argparse.Namespace) -> None:
 #: steps), and the arms compared: uniform random against each rule, and TypiCover with the
 #: second half of the budget picked by the teacher's uncertainty halfway through its training
 #: (arm name → selection rule, labelling rounds).
-FIT = {"steps": 1000, "teacher_scale": 1.5, "student_lr": 0.1, "batch_size": 32}
+FIT = {"steps": 1000, "teacher_scale": 1.5, "student_lr": 0.1, "batch_size": 32,
+       "auto": False}  # a fixed recipe: the arms differ only in their labels
 FIT_ARMS = {"uniform": ("uniform", 1), "typiclust": ("typiclust", 1),
             "typicover": ("typicover", 1), "typicover-rounds": ("typicover", 2)}
 ARM_NAMES = {"uniform": "uniform random", "typiclust": "TypiClust", "typicover": "TypiCover",

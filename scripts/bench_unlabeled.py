@@ -82,8 +82,10 @@ def _fit_cell(cell: Path, cap: float | None, seed: int, steps: int, method: str,
     from tinyssl.pipeline.fit import FIT_FILE, FitConfig, save_fit_config, start_fit
     from tinyssl.runs import read_json
 
+    # the old protocol's fixed recipe (results/unlabeled.md); fit no longer holds out
+    # val_per_class extra labels, so a rerun validates on none
     cfg = FitConfig.load(None, {"data": DATA, "image_size": 32, "labels_per_class": 10,
-                                "val_per_class": 10, "unlabeled": cap, "steps": steps,
+                                "auto": False, "unlabeled": cap, "steps": steps,
                                 "method_options": VIEWS, "hardware": False,
                                 "baseline": False, "float_init_ablation": False,
                                 "progress": False, "device": "cpu", "seed": seed})

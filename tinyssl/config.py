@@ -99,6 +99,12 @@ class TrainConfig(DataChoice):
     bn_recalibrate: bool = True
     # bookkeeping
     eval_every: int = 100
+    # > 0: stop when the validation score has not improved for this many evaluations
+    # (train/callbacks/early_stopping.py); the score is labelled validation accuracy, or without
+    # validation images its agreement with the method's reference (a student's teacher) on
+    # `holdout_unlabeled` held-out unlabelled images
+    early_stop_patience: int = 0
+    holdout_unlabeled: int = 0  # unlabelled images kept out of training for that score
     target_acc: float | None = None
     seed: int = 0
     device: str = "auto"
@@ -148,6 +154,8 @@ class TrainConfig(DataChoice):
                                            (1 <= self.unlabeled != int(self.unlabeled))):
             raise ValueError("unlabeled must be a count (a whole number >= 1) or a fraction in "
                              f"[0, 1) of the unlabelled pool (got {self.unlabeled}).")
+        if self.early_stop_patience < 0 or self.holdout_unlabeled < 0:
+            raise ValueError("early_stop_patience and holdout_unlabeled must be at least 0.")
         if self.log_every_s <= 0 or self.checkpoint_every_s < 0:
             raise ValueError("log_every_s must be positive and checkpoint_every_s at least 0.")
         if self.lr <= 0 or self.width_mult <= 0 or self.unlabeled_ratio <= 0:

@@ -197,7 +197,8 @@ def test_fit_end_to_end_on_digits(tmp_path: Path) -> None:
     """Under a minute of training on 2 cores: baseline, teacher, float-init, distilled
     student, export, FINN estimates, bit-exact verification, fit.md; resume keeps it all."""
     args = ["fit", "--data", "digits", "--image-size", "16", "--labels-per-class", "5",
-            "--steps", "120", "--target-fps", "100000", "--device", "cpu", "--no-progress",
+            "--steps", "120", "--no-auto", "--target-fps", "100000", "--device", "cpu",
+            "--no-progress",
             "--runs", str(tmp_path)]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
@@ -239,6 +240,7 @@ def test_fit_labelling_rounds_happen_in_the_teacher_and_every_stage_shares_them(
     args = ["fit", "--data", "digits", "--image-size", "16", "--labels-per-class", "2",
             "--selection", "typicover", "--selection-features", "pixels",
             "--selection-rounds", "2", "--steps", "40", "--teacher-steps", "40", "--no-hardware",
+            "--no-auto",
             "--device", "cpu", "--no-progress", "--runs", str(tmp_path)]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
@@ -264,10 +266,10 @@ def test_fit_fine_tunes_from_the_teacher_at_a_lower_rate(tmp_path: Path) -> None
     a different-family teacher trains from scratch at its preset's rate."""
     from tinyssl.pipeline.fit import FitConfig, plan
 
-    lr = {s.name: s.train.lr for s in plan(FitConfig.load(None, {"labels": 20}), tmp_path, 500)}
+    lr = {s.name: s.train.lr for s in plan(FitConfig.load(None, {"labels": 20}), tmp_path)}
     assert lr["float_init"] == lr["student"] == 0.1
     assert lr["baseline"] == 0.3 and lr["teacher"] == 0.03
     other = FitConfig.load(None, {"labels": 20, "teacher_model": "resnet18", "student_lr": 0.05})
-    stages = {s.name: s.train for s in plan(other, tmp_path, 500)}
+    stages = {s.name: s.train for s in plan(other, tmp_path)}
     assert "float_init" not in stages and stages["student"].lr == 0.3
     assert stages["student"].init is None

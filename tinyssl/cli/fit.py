@@ -40,24 +40,28 @@ from tinyssl.cli.options import (
 @click.option("--teacher-model", help="Float teacher (default: the student's float twin, "
               "e.g. tiny-float; resnet18 / wrn-28-2 on a GPU).")
 @click.option("--width-mult", type=float, help="Scale every layer's width.")
-@click.option("--epochs", type=float, help="Passes over the unlabelled pool (default 15).")
-@click.option("--min-steps", type=int, help="Fewest steps per stage (default 500).")
-@click.option("--steps", type=int, help="Steps of the student and baselines (overrides "
-              "--epochs).")
+@click.option("--steps", type=int, help="Most steps of the student (it stops early when its "
+              "agreement with the teacher on held-out unlabelled images stops rising) and the "
+              "steps of the baselines (default 2000).")
+@click.option("--auto/--no-auto", default=None, help="Decide the options left open (views, "
+              "teacher, SimCLR init, teacher length, student lr, temperature) by short trials "
+              "on the label budget (default on; off: fixed defaults).")
+@click.option("--trial-steps", type=int, help="Steps of each teacher trial (default 300).")
 @click.option("--teacher-steps", type=int,
               help="Steps of the teacher (default: --teacher-scale × the student's).")
 @click.option("--teacher-scale", type=float,
-              help="Teacher steps per student step (default 3: float steps are cheap, and a "
-                   "longer-trained teacher is the largest gain we measured).")
+              help="Teacher steps per student step (default 1.5; a wider teacher gets fewer "
+                   "steps at equal compute).")
 @click.option("--pretrain-steps", type=int, help="SimCLR-initialise the teacher for this many "
-              "steps first (default 0: off).")
+              "steps first (default: decided; 0: off).")
 @click.option("--batch-size", type=int, help="Labelled batch per step (default 32).")
-@click.option("--teacher-method", help="Semi-supervised method of the teacher (fixmatch; "
-              "freematch, flexmatch, uda).")
-@click.option("--temperature", type=float, help="Distillation temperature (default 2).")
+@click.option("--teacher-method", help="Semi-supervised method of the teacher (default: "
+              "decided between fixmatch and uda; also freematch, flexmatch).")
+@click.option("--temperature", type=float, help="Distillation temperature (default: decided, "
+              "else 2).")
 @click.option("--student-lr", type=float, help="Learning rate of the stages that start from "
-              "the float teacher (default 0.1, a third of the quantized presets' 0.3: they "
-              "fine-tune).")
+              "the float teacher (default: decided around 0.1, a third of the quantized presets' "
+              "0.3: they fine-tune).")
 @click.option("--board", help="FPGA board or part for the estimates (default Pynq-Z1).")
 @click.option("--target-fps", type=float, help="Images/s the accelerator is folded for.")
 @click.option("--hardware/--no-hardware", default=None,

@@ -61,6 +61,13 @@ class Method(nn.Module):
     def after_optimizer_step(self, progress: float) -> None:
         """Called by the trainer after every optimiser step (e.g. BYOL's EMA target update)."""
 
+    def holdout_reference(self) -> nn.Module | None:
+        """A network whose predictions the trained one should match: its agreement with them
+        on held-out unlabelled images is a label-free validation score (early stopping
+        without labelled validation, train/callbacks/validation.py); None: this method has
+        none."""
+        return None
+
     def bind_pool(self, size: int) -> None:
         """Called once, before a checkpoint is restored, with the number of images that
         `Batch.index` can point at, for methods that keep per-image state (FlexMatch)."""

@@ -84,6 +84,11 @@ class Distill(Consistency):
         return StepOutput(loss, {"loss_x": loss_x.detach(), "loss_kd": loss_kd.detach(),
                                  "agree": agree})
 
+    def holdout_reference(self) -> torch.nn.Module:
+        """The teacher: the student's goal is the teacher's predictions, so how well it
+        matches them on images it never trained on needs no label."""
+        return self.teacher_net
+
 
 def load_teacher(run: Path, num_classes: int) -> torch.nn.Module:
     """The teacher run's network, in eval mode with gradients off; one clear error if the run

@@ -10,10 +10,11 @@
 
 Every stage is an ordinary run directory inside the fit directory, so `--resume FIT_DIR`
 continues an interrupted fit (finished stages are kept, an interrupted one resumes from its
-checkpoint) — which is also how a long GPU fit runs in chunks. Schedules are sized from the
-data: `epochs` passes over the unlabelled pool at the unlabelled batch size, never fewer than
-`min_steps`; the supervised stages get the student's step count, so every quantized number
-in the table had the same schedule.
+checkpoint) — which is also how a long GPU fit runs in chunks. The label budget is honest:
+every stage trains on all the labels and none is held out for validation; the knobs the user
+leaves open are decided by short trials on the budget alone (pipeline/fit_decisions.py), the
+student stops early on its agreement with the teacher on held-out unlabelled images, and the
+supervised stages get the student's maximum step count.
 """
 
 from __future__ import annotations
@@ -40,24 +41,28 @@ class FitConfig(DataChoice):
     """What `tinyssl fit` needs; everything else has a default that we measured. The data
     and label fields (DataChoice) are TrainConfig's, handed to every stage."""
 
+    # every label trains and none is held out for validation (the honest budget,
+    # docs/training.md): the one DataChoice field fit does not take from the user
+    val_per_class: int = 0
     selection_rounds: int = 1  # > 1: the teacher picks the later rounds by its uncertainty
     model: str = "tiny-w2a2"
-    teacher_model: str | None = None  # default: the student family's float twin
+    # None below: fit decides (pipeline/fit_decisions.py), or with auto off takes the default
+    teacher_model: str | None = None  # the student family's float twin, or a wider one
     width_mult: float = 1.0
-    epochs: float = 15.0
-    min_steps: int = 500
-    steps: int | None = None  # overrides the data-sized schedule (student and baselines)
-    teacher_steps: int | None = None  # default: teacher_scale × the student's
-    teacher_scale: float = 3.0  # a float step costs about half a distillation step
-    pretrain_steps: int = 0  # > 0: SimCLR-initialise the teacher first
+    steps: int | None = None  # the student's most steps (2000; it stops early), baselines'
+    teacher_steps: int | None = None  # teacher_scale × steps (÷ a wider teacher's cost)
+    teacher_scale: float = 1.5  # results/fit.md: 2000 student steps, 1.5× teacher
+    pretrain_steps: int | None = None  # > 0: SimCLR-initialise the teacher first
+    auto: bool = True  # decide the open knobs by trials on the label budget
+    trial_steps: int = 300  # steps of each teacher trial (student trials: half)
     batch_size: int = 32
     unlabeled_ratio: float = 3.0
-    teacher_method: str = "fixmatch"  # measured best for float twins: see docs/training.md
-    temperature: float = 2.0
-    # Stages that start from the float teacher fine-tune, so they take a third of the
+    teacher_method: str | None = None  # fixmatch (measured best for float twins), or uda
+    temperature: float | None = None  # default 2
+    # Stages that start from the float teacher fine-tune, so they default to a third of the
     # quantized presets' from-scratch 0.3 (pbc64-25 student: 74.9 % at 0.3, results/fit-1k.md;
-    # 77.5 % at 0.1, results/fit-lr01.md, same teachers); None: the model's default.
-    student_lr: float | None = 0.1
+    # 77.5 % at 0.1, results/fit-lr01.md, same teachers).
+    student_lr: float | None = None
     method_options: dict[str, Any] = field(default_factory=dict)  # flip, strong-view options
     baseline: bool = True
     float_init_ablation: bool = True
@@ -77,18 +82,20 @@ class FitConfig(DataChoice):
         return cfg
 
     def check(self) -> None:
-        from tinyssl.models import family_of, parse_quant_name
+        from tinyssl.models import parse_quant_name
 
         if parse_quant_name(self.model) is None:
             raise ValueError(f"fit needs a quantized student preset such as tiny-w2a2 (got "
                              f"'{self.model}'): only those go to the FPGA.")
-        if self.teacher_model is None:
-            self.teacher_model = f"{family_of(self.model)}-float"
         self.default_image_size()
         if self.log not in LOGGERS:
             raise ValueError(f"unknown log '{self.log}'; choose from {', '.join(LOGGERS)}.")
-        if self.epochs <= 0 or self.min_steps < 1 or self.teacher_scale <= 0:
-            raise ValueError("epochs and teacher_scale must be positive, min_steps at least 1.")
+        if self.val_per_class != 0:
+            raise ValueError("fit validates inside its label budget (no extra labelled "
+                             f"images): val_per_class must be 0 (got {self.val_per_class}).")
+        if self.teacher_scale <= 0 or self.trial_steps < 2 or (self.steps or 1) < 1:
+            raise ValueError("teacher_scale must be positive, trial_steps at least 2 and steps "
+                             "at least 1.")
         if self.selection_rounds < 1:
             raise ValueError(f"selection_rounds must be at least 1 (got {self.selection_rounds}).")
         if self.selection_rounds > 1 and self.selection == "random":
@@ -98,6 +105,13 @@ class FitConfig(DataChoice):
             raise ValueError("fit is for few labels: give --labels, --labels-per-class or "
                              "--labels-file.")
 
+    def stage_options(self, steps: int) -> dict[str, Any]:
+        """What every stage's (and trial's) TrainConfig starts from, for `steps` steps."""
+        return {**self.data_choice(), "width_mult": self.width_mult, "steps": steps,
+                "batch_size": self.batch_size, "unlabeled_ratio": self.unlabeled_ratio,
+                "eval_every": max(25, steps // 20), "seed": self.seed, "device": self.device,
+                "progress": self.progress, "log": self.log}
+
 
 @dataclass
 class Stage:
@@ -106,42 +120,36 @@ class Stage:
     purpose: str
 
 
-def _base(cfg: FitConfig, steps: int) -> dict[str, Any]:
-    return {**cfg.data_choice(), "width_mult": cfg.width_mult, "steps": steps,
-            "batch_size": cfg.batch_size, "unlabeled_ratio": cfg.unlabeled_ratio,
-            "eval_every": max(25, steps // 20), "seed": cfg.seed, "device": cfg.device,
-            "progress": cfg.progress, "log": cfg.log}
-
-
 def _supervised_options(options: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in options.items() if k not in STRONG_VIEW_OPTIONS}
 
 
-def schedule(cfg: FitConfig, unlabeled_pool: int) -> int:
-    """Student/baseline steps: `epochs` over the unlabelled pool, at least `min_steps`."""
-    if cfg.steps is not None:
-        return cfg.steps
-    per_epoch = unlabeled_pool / max(1, round(cfg.batch_size * cfg.unlabeled_ratio))
-    return max(cfg.min_steps, int(round(cfg.epochs * per_epoch)))
-
-
-def plan(cfg: FitConfig, fit_dir: Path, unlabeled_pool: int) -> list[Stage]:
-    """The stages, in order, with their resolved training configs. Stage run directories
-    are `fit_dir/<stage>-…`, which is how later stages find the teacher."""
+def plan(cfg: FitConfig, fit_dir: Path) -> list[Stage]:
+    """The stages, in order, with their training configs (open knobs at their defaults until
+    `fit_decisions.resolved` fills them in). Stage run directories are `fit_dir/<stage>`,
+    which is how later stages find the teacher."""
     from tinyssl.models import family_of
+    from tinyssl.pipeline.fit_decisions import (
+        DEFAULT_STUDENT_LR,
+        DEFAULT_TEMPERATURE,
+        HOLDOUT_UNLABELED,
+        STUDENT_PATIENCE,
+    )
     from tinyssl.select.rounds import ROUNDS_LABELS_FILE
 
-    steps = schedule(cfg, unlabeled_pool)
+    steps = cfg.steps or 2000
     teacher_steps = cfg.teacher_steps or max(1, round(cfg.teacher_scale * steps))
     sup = _supervised_options(cfg.method_options)
     teacher_dir = str(fit_dir / "teacher")
-    twin = (family_of(cfg.teacher_model or "") == family_of(cfg.model))
+    teacher_model = cfg.teacher_model or f"{family_of(cfg.model)}-float"
+    twin = family_of(teacher_model) == family_of(cfg.model)
+    student_lr = cfg.student_lr or DEFAULT_STUDENT_LR
     stages: list[Stage] = []
 
     def add(name: str, purpose: str, **extra: Any) -> None:
         s = extra.pop("steps", steps)
-        stages.append(Stage(name, load_config(None, {**_base(cfg, s), "name": name, **extra}),
-                            purpose))
+        stages.append(Stage(name, load_config(None, {**cfg.stage_options(s), "name": name,
+                                                     **extra}), purpose))
 
     # Labelling rounds happen in the teacher, whose network picks the later rounds; every
     # quantized stage then trains on the teacher's whole labelled set, so all see the same
@@ -157,26 +165,28 @@ def plan(cfg: FitConfig, fit_dir: Path, unlabeled_pool: int) -> list[Stage]:
 
     if cfg.baseline and not rounds:
         add_baseline()
-    if cfg.pretrain_steps > 0:
+    if cfg.pretrain_steps:
         add("pretrain", "SimCLR pre-training of the teacher on every image",
-            model=cfg.teacher_model, method="simclr", steps=cfg.pretrain_steps,
+            model=teacher_model, method="simclr", steps=cfg.pretrain_steps,
             labels=None, labels_per_class=None, labels_file=None, selection="random",
             method_options={})
-    add("teacher", f"float teacher, {cfg.teacher_method} on labels + unlabelled images",
-        model=cfg.teacher_model, method=cfg.teacher_method, steps=teacher_steps,
+    method = cfg.teacher_method or "fixmatch"
+    add("teacher", f"float teacher, {method} on labels + unlabelled images",
+        model=teacher_model, method=method, steps=teacher_steps,
         method_options=dict(cfg.method_options), selection_rounds=cfg.selection_rounds,
-        init=str(fit_dir / "pretrain") if cfg.pretrain_steps > 0 else None)
+        init=str(fit_dir / "pretrain") if cfg.pretrain_steps else None)
     if cfg.baseline and rounds:
         add_baseline()
     if cfg.float_init_ablation and twin:
         add("float_init", "quantized, initialised from the float teacher, labels only",
             model=cfg.model, method="supervised", method_options=sup, init=teacher_dir,
-            lr=cfg.student_lr, **teacher_labels)
+            lr=student_lr, **teacher_labels)
     add("student", "quantized, initialised from the teacher, distilled on every image",
         model=cfg.model, method="distill", init=teacher_dir if twin else None,
-        lr=cfg.student_lr if twin else None, **teacher_labels,
+        lr=student_lr if twin else None, **teacher_labels,
+        holdout_unlabeled=HOLDOUT_UNLABELED, early_stop_patience=STUDENT_PATIENCE,
         method_options={**cfg.method_options, "teacher": teacher_dir,
-                        "temperature": cfg.temperature})
+                        "temperature": cfg.temperature or DEFAULT_TEMPERATURE})
     return stages
 
 
@@ -186,25 +196,20 @@ def _stage_dir(fit_dir: Path, name: str) -> Path:
     return fit_dir / name
 
 
-def data_facts(cfg: FitConfig) -> tuple[int, tuple[int, int, int], int]:
-    """(unlabelled images the student will see, image shape H×W×C, number of classes)."""
+def data_facts(cfg: FitConfig) -> tuple[tuple[int, int, int], int]:
+    """(image shape H×W×C, number of classes), after checking the label budget or labels
+    file against the data, before any stage runs."""
     from tinyssl.data import load_dataset, make_split
 
     bundle = load_dataset(cfg.data, image_size=cfg.image_size, resize=cfg.resize)
-    if cfg.labels_file is not None:  # chosen labels: read (and checked) now, before any stage
+    if cfg.labels_file is not None:
         from tinyssl.data.labels_file import read_labels_file
 
-        labeled = len(read_labels_file(cfg.labels_file, bundle)[0])
+        read_labels_file(cfg.labels_file, bundle)
     else:  # a random draw checks the budget; a selection picks the same number of images
-        labeled = len(make_split(bundle, bundle.num_classes, labels=cfg.labels,
-                                 labels_per_class=cfg.labels_per_class,
-                                 val_per_class=cfg.val_per_class, seed=cfg.seed).labeled)
-    pool = (len(bundle.train) - labeled - cfg.val_per_class * bundle.num_classes
-            + (len(bundle.unlabeled) if bundle.unlabeled else 0))
-    if cfg.unlabeled is not None:
-        pool = min(pool, int(round(cfg.unlabeled * pool)) if cfg.unlabeled < 1
-                   else int(cfg.unlabeled))
-    return pool, bundle.image_shape, bundle.num_classes
+        make_split(bundle, bundle.num_classes, labels=cfg.labels,
+                   labels_per_class=cfg.labels_per_class, val_per_class=0, seed=cfg.seed)
+    return bundle.image_shape, bundle.num_classes
 
 
 def estimate_seconds(cfg: FitConfig, stages: list[Stage], image_shape: tuple[int, int, int],
@@ -213,28 +218,41 @@ def estimate_seconds(cfg: FitConfig, stages: list[Stage], image_shape: tuple[int
     model on random images of the data's shape (export/FINN/verify not included)."""
     from tinyssl.train.timing import seconds_per_step
 
+    teacher = next(s.train.model for s in stages if s.name == "teacher")
     return {s.name: s.train.steps * seconds_per_step(s.train, image_shape, num_classes,
-                                                      teacher_model=cfg.teacher_model)
+                                                      teacher_model=teacher)
             for s in stages}
 
 
 def run_fit(cfg: FitConfig, fit_dir: Path, echo: Any = print) -> dict[str, Any]:
-    """Run (or continue) every stage in `fit_dir`; write fit.json and fit.md; return the
-    result dictionary."""
+    """Decide the open knobs (trials), run (or continue) every stage in `fit_dir`; write
+    fit.json and fit.md; return the result dictionary."""
     from tinyssl.pipeline import run_training
+    from tinyssl.pipeline.fit_decisions import (
+        decide_student,
+        decide_teacher,
+        resolved,
+        trial_seconds,
+    )
     from tinyssl.train import TrainingInterrupted
 
-    pool, shape, classes = data_facts(cfg)
-    stages = plan(cfg, fit_dir, pool)
-    estimate = estimate_seconds(cfg, stages, shape, classes)
-    total = sum(estimate.values())
-    echo(f"fit into {fit_dir}: {len(stages)} training stages, about {total / 60:.1f} min of "
-         "training on this machine (" + ", ".join(
-             f"{s.name} {s.train.steps} steps ≈ {estimate[s.name] / 60:.1f} min"
-             for s in stages) + ")" + (", then export, FINN estimates and verification"
-                                       if cfg.hardware else "") + ".")
+    shape, classes = data_facts(cfg)
+    estimate = estimate_seconds(cfg, plan(cfg, fit_dir), shape, classes)
+    trials = trial_seconds(cfg, plan(cfg, fit_dir), estimate) if cfg.auto else 0.0
+    echo(f"fit into {fit_dir}: about {(sum(estimate.values()) + trials) / 60:.1f} min of "
+         f"training on this machine (trials ≈ {trials / 60:.1f} min, then " + ", ".join(
+             f"{name} ≈ {sec / 60:.1f} min" for name, sec in estimate.items()) + ")"
+         + (", then export, FINN estimates and verification" if cfg.hardware else "") + "."
+         + (" That is over 30 min: this machine is busy or slow, or the images are large; "
+            "--steps and --trial-steps shorten it." if sum(estimate.values()) + trials > 1800
+            else ""))
     started = time.perf_counter()
-    for stage in stages:
+    decisions = decide_teacher(cfg, fit_dir, echo)
+    stages = plan(resolved(cfg, decisions), fit_dir)
+    for i, stage in enumerate(stages):
+        if stage.name == "student":
+            decisions = decide_student(cfg, fit_dir, decisions, stage.train, echo)
+            stages[i] = stage = plan(resolved(cfg, decisions), fit_dir)[-1]
         run = _stage_dir(fit_dir, stage.name)
         if (run / "summary.json").is_file():
             echo(f"{stage.name}: done before, kept ({run}).")
@@ -256,6 +274,8 @@ def run_fit(cfg: FitConfig, fit_dir: Path, echo: Any = print) -> dict[str, Any]:
     from tinyssl.pipeline.fit_report import fit_events, fit_markdown, summarize
 
     result = summarize(cfg, fit_dir, stages, estimate, time.perf_counter() - started)
+    result["decisions"] = asdict(decisions)
+    result["warnings"] = decisions.warnings + result["warnings"]
     atomic_write_bytes(fit_dir / "fit.json", json.dumps(result, indent=2).encode())
     atomic_write_bytes(fit_dir / "fit.md", fit_markdown(result).encode())
     if cfg.log == "tensorboard":

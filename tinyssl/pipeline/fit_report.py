@@ -1,5 +1,6 @@
 """fit.json and fit.md: each stage's accuracy, what it gained over the one before, the
-student's hardware numbers and warnings where a result is poor."""
+labelled images the whole fit used, the student's hardware numbers, the decisions fit took
+and warnings where a result is poor."""
 
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ def summarize(cfg: FitConfig, fit_dir: Path, stages: list[Stage], estimate: dict
                      "method": stage.train.method, "steps": stage.train.steps,
                      "test_acc": s.get("test_acc"), "test_macro_f1": s.get("test_macro_f1"),
                      "train_time_s": s.get("train_time_s"), "chance_acc": s.get("chance_acc"),
-                     "estimated_s": estimate.get(stage.name)})
+                     "estimated_s": estimate.get(stage.name),
+                     "labels_used": s.get("labels_used"),
+                     "stopped_early_at": s.get("stopped_early_at")})
     by = {r["stage"]: r for r in rows}
     base = by.get("baseline", {}).get("test_acc")
     student = fit_dir / "student"
@@ -38,6 +41,7 @@ def summarize(cfg: FitConfig, fit_dir: Path, stages: list[Stage], estimate: dict
                         "longer (--steps) or use more bits.")
     fpga, verify = read_json(student / "fpga" / "report.json"), read_json(student / "verify.json")
     return {"config": asdict(cfg), "fit_dir": str(fit_dir), "stages": rows,
+            "labels_used": labels_used(fit_dir),
             "gain_over_baseline": None if base is None or s_acc is None else s_acc - base,
             "fpga": {k: fpga.get(k) for k in ("board", "est_fps", "fits", "totals")} if fpga
             else None,
@@ -65,6 +69,25 @@ def _baseline_acc(r: dict[str, Any]) -> float | None:
     return next((row["test_acc"] for row in r["stages"] if row["stage"] == "baseline"), None)
 
 
+def labels_used(fit_dir: Path) -> int:
+    """Every labelled image any stage or trial of the fit touched (training and validation),
+    counted from their split.npz files (a label-free run such as SimCLR touches none);
+    labelling rounds: the teacher's whole labelled set."""
+    from tinyssl.config import load_config
+    from tinyssl.data.types import Split
+    from tinyssl.methods import get_method
+
+    used: set[int] = set()
+    for path in fit_dir.glob("**/split.npz"):
+        if not get_method(load_config(path.parent / "config.yaml", {}).method).uses_labeled:
+            continue
+        split = Split.load(path)
+        used.update(split.labeled.tolist())
+        used.update(split.val.tolist())
+    rounds = read_json(fit_dir / "teacher" / "summary.json").get("labels_used", 0)
+    return max(len(used), rounds)
+
+
 def _pct(v: float | None) -> str:
     return "–" if v is None else f"{100 * v:.1f}"
 
@@ -74,6 +97,8 @@ def fit_markdown(r: dict[str, Any]) -> str:
     labels = (f"{cfg['labels_per_class']} per class" if cfg["labels_per_class"]
               else f"{cfg['labels']}")
     lines = [f"# tinyssl fit: {cfg['data']}, {labels} labels, {cfg['model']}", "",
+             f"Labelled images used, training and validation together: {r['labels_used']}.",
+             "",
              "| stage | what | model | steps | test acc % | macro-F1 % | vs baseline (points) "
              "| train min |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     base = _baseline_acc(r)
@@ -98,6 +123,10 @@ def fit_markdown(r: dict[str, Any]) -> str:
         lines += ["", f"Bit-exact verification on {v['images']} images: "
                       f"{'all stages agree' if v['agree'] else 'DISAGREEMENT'}; onnxruntime "
                       f"(QCDQ) test accuracy {_pct(v['quant_test_acc'])} %."]
+    if r.get("decisions"):
+        from tinyssl.pipeline.fit_decisions import decisions_markdown
+
+        lines += ["", *decisions_markdown(r["decisions"])]
     for w in r["warnings"]:
         lines += ["", f"**Warning:** {w}"]
     return "\n".join(lines) + "\n"

@@ -110,4 +110,5 @@ class RoundsCallback(Callback):
         """The whole budget (the oracle's labels), not just round one."""
         assert self.rounds is not None
         summary.update(labels=sum(self.rounds.sizes),
+                       labels_used=sum(self.rounds.sizes) + len(trainer.split.val),
                        label_source=f"{trainer.split.source}×{len(self.rounds.sizes)}")

@@ -62,6 +62,12 @@ def accuracy(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return (predict_probs(net, x).argmax(1) == y).float().mean().item()
 
 
+def agreement(net: nn.Module, reference: nn.Module, x: torch.Tensor) -> float:
+    """How often `net` predicts the class `reference` predicts on images `x` (no labels)."""
+    return (predict_probs(net, x).argmax(1) == predict_probs(reference, x).argmax(1)
+            ).float().mean().item()
+
+
 def classification_metrics(y: np.ndarray, pred: np.ndarray, classes: list[str]
                            ) -> dict[str, Any]:
     """Accuracy, macro-F1, per-class precision/recall/support and the confusion matrix."""

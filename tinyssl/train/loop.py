@@ -66,7 +66,8 @@ class Trainer:
         self.callbacks = sorted(callbacks, key=lambda c: c.order)
         seed_everything(cfg.seed)  # identical model initialisation on every rank
         self.bundle, self.split = load_data(cfg, resume, split_rule)
-        self.pool = Pool(self.bundle, self.split, device, cfg.unlabeled, cfg.seed)
+        self.pool = Pool(self.bundle, self.split, device, cfg.unlabeled, cfg.seed,
+                         cfg.holdout_unlabeled)
         h, w, c = self.bundle.image_shape
         # max(1, …): a pretext run on images without classes still gets a (unused) head
         self.spec = ModelSpec(cfg.model, c, h, max(1, self.bundle.num_classes), cfg.width_mult)
@@ -301,6 +302,9 @@ class Trainer:
             "train_time_s": self.train_time, "steps": self.step,
             "images_per_s": self.images_per_s, "time_to_target_s": None,
             "classes": list(self.bundle.classes), "final_labeled": len(self.pool.labeled_idx),
+            # every labelled image the run touched: training and validation (issue 24)
+            "labels_used": len(self.split.labeled) + len(self.split.val), "val_score": None,
+            "stopped_early_at": None,
         }
         for cb in self.callbacks:
             cb.summary(self, summary)

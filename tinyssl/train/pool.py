@@ -1,7 +1,9 @@
 """The images a run trains on, placed on the device once, and which of them are labelled.
 
 Pseudo-label growth and labelling rounds move images from the unlabelled to the labelled
-part (`move_to_labeled`); the batch streams then draw from the new parts.
+part (`move_to_labeled`); the batch streams then draw from the new parts. A few unlabelled
+images can be held out of training (`holdout_idx`) for a label-free validation score
+(agreement with `Method.holdout_reference`: early stopping with no labels to spare).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ class Pool:
     device; `y`: their true labels (-1 unknown); validation and test images beside it."""
 
     def __init__(self, bundle: DataBundle, split: Split, device: torch.device,
-                 unlabeled_cap: float | None, seed: int) -> None:
+                 unlabeled_cap: float | None, seed: int, holdout: int = 0) -> None:
         parts, ys = [bundle.train.x], [bundle.train.y]
         if bundle.unlabeled is not None and len(bundle.unlabeled):
             parts.append(bundle.unlabeled.x)
@@ -36,6 +38,7 @@ class Pool:
         extra = np.arange(len(bundle.train), len(self.y), dtype=np.int64)
         self.unlabeled_idx = cap_pool(np.concatenate([split.unlabeled.astype(np.int64), extra]),
                                       unlabeled_cap, seed)
+        self.unlabeled_idx, self.holdout_idx = hold_out(self.unlabeled_idx, holdout, seed)
         self.cap, self.seed = unlabeled_cap, seed
 
     def every_image(self) -> np.ndarray:
@@ -57,3 +60,16 @@ class Pool:
         self.labeled_idx = np.concatenate([self.labeled_idx, moved])
         self.labeled_y = np.concatenate([self.labeled_y, labels.astype(np.int64)])
         self.unlabeled_idx = np.delete(self.unlabeled_idx, positions)
+
+
+def hold_out(pool: np.ndarray, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(pool without the held-out images, `count` held-out images): a seeded draw of its own
+    stream, so the split's and the pool cap's draws are unchanged. At most a quarter of the
+    pool is held out, so a small pool still trains on most of its images."""
+    count = min(count, len(pool) // 4)
+    if count <= 0:
+        return pool, pool[:0]
+    rng = np.random.default_rng([seed, 0x401D])
+    out = np.zeros(len(pool), dtype=bool)
+    out[rng.choice(len(pool), size=count, replace=False)] = True
+    return pool[~out], pool[out]

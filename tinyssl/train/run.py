@@ -12,6 +12,7 @@ from tinyssl.config import TrainConfig, load_config
 from tinyssl.runs import load_checkpoint
 from tinyssl.train.callbacks.base import Callback
 from tinyssl.train.callbacks.checkpoint import LastCheckpoint
+from tinyssl.train.callbacks.early_stopping import EarlyStopping
 from tinyssl.train.callbacks.growth import Growth
 from tinyssl.train.callbacks.progress import ProgressCallback
 from tinyssl.train.callbacks.summary import Verdict
@@ -50,8 +51,10 @@ def default_callbacks(cfg: TrainConfig) -> list[Callback]:
     """The train layer's features a config switches on (labelling rounds are the select
     layer's: tinyssl.pipeline.run_training adds them)."""
     growth = [Growth()] if cfg.pseudo_label or cfg.method == "pseudolabel" else []
+    stop = [EarlyStopping(cfg.early_stop_patience)] if cfg.early_stop_patience else []
     loggers = [TensorBoard()] if cfg.log == "tensorboard" else []
-    return [ProgressCallback(), Validation(), *growth, LastCheckpoint(), Verdict(), *loggers]
+    return [ProgressCallback(), Validation(), *stop, *growth, LastCheckpoint(), Verdict(),
+            *loggers]
 
 
 def train(cfg: TrainConfig, runs_root: Path, resume: Path | None = None,

@@ -1,5 +1,9 @@
 """Validation every `eval_every` steps: the metrics.jsonl record, BatchNorm re-estimation,
-best.pt (by validation accuracy), and the time to `target_acc`."""
+best.pt (by validation accuracy), and the time to `target_acc`.
+
+A run with no labelled validation images but unlabelled ones held out (`holdout_unlabeled`)
+scores instead its agreement with the method's reference network there (a distilled
+student: its teacher), which needs no label; `val_acc` then holds that score (issue 24)."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from tinyssl.config import TrainConfig
 from tinyssl.models import model_spec_dict
 from tinyssl.runs import save_checkpoint
 from tinyssl.train.callbacks.base import Callback
-from tinyssl.train.evaluate import accuracy, recalibrate_bn
+from tinyssl.train.evaluate import accuracy, agreement, recalibrate_bn
 
 if TYPE_CHECKING:
     from tinyssl.train.loop import Trainer
@@ -38,6 +42,10 @@ class Validation(Callback):
             if cfg.bn_recalibrate and not cfg.freeze_encoder:  # frozen: BN too
                 recalibrate_bn(net, trainer.pool.bn_images())
             val = accuracy(net, trainer.pool.val_x, trainer.pool.val_y)
+            if not len(trainer.pool.val_y) and len(trainer.pool.holdout_idx):  # label-free
+                ref = trainer.method.holdout_reference()
+                x = trainer.pool.images(trainer.pool.holdout_idx)
+                val = None if ref is None else agreement(net, ref.to(x.device), x)
         val = dist.broadcast(val)
         record: dict[str, Any] = {"step": trainer.step, **trainer.take_logs()}
         record.update(lr=trainer.opt.param_groups[0]["lr"], val_acc=val,
@@ -58,7 +66,9 @@ class Validation(Callback):
 
     def summary(self, trainer: Trainer, summary: dict[str, Any]) -> None:
         summary.update(best_val_acc=self.best_val if self.best_val >= 0 else None,
-                       time_to_target_s=self.time_to_target)
+                       time_to_target_s=self.time_to_target,
+                       val_score="accuracy" if len(trainer.split.val) else (
+                           "holdout" if len(trainer.pool.holdout_idx) else None))
 
     def state_dict(self) -> dict[str, Any]:
         return {"best_val_acc": self.best_val, "last_val_acc": self.last_val,

@@ -1,0 +1,207 @@
+"""The fit suite (issue 24): the default `tinyssl fit` on every shared data set, written down
+before it is run (results/fit-suite-protocol.md).
+
+Each cell is one (data set, labels per class, seed): the default fit (`tinyssl fit --data D
+--image-size 32 --labels-per-class K --seed S`, export/FINN off) and, once per data set and
+seed, the all-labels ceiling (supervised tiny-w2a2 on every training label, the fit's
+baseline schedule). A finished cell writes results/fit-suite/cells/CELL.json, which is
+committed; a rerun never repeats a cell that has one, so the suite resumes across sessions.
+
+    python scripts/bench_fit.py --suite                 # every cell not yet done, in order
+    python scripts/bench_fit.py --suite --max-cells 1 --commit
+    python scripts/bench_fit.py --suite --report        # only rebuild fit-suite.md/.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared/data of a clone
+SETS = {"cifar10-jpeg": "folder:{}/cifar10-jpeg.tgz", "pbc64": "folder:{}/pbc64.tgz",
+        "malaria-gray50": "folder:{}/malaria-gray50.tgz", "aid30": "folder:{}/aid30.tgz",
+        "flowers5": "folder:{}/flowers5.tgz", "mnist5k": "npz:{}/mnist5k.npz"}
+#: 1 and 4 labels per class on these three (cheap per step, and one each of cells, grey
+#: cells and natural images)
+LOW_BUDGET_SETS = ("pbc64", "malaria-gray50", "flowers5")
+SEEDS = (0, 1)
+IMAGE_SIZE = 32
+MODEL = "tiny-w2a2"
+
+
+def cells() -> list[tuple[str, int, int]]:
+    """Every (set, labels per class, seed), in the order they run: 10 per class first."""
+    out = [(s, 10, seed) for seed in SEEDS for s in SETS]
+    out += [(s, k, seed) for seed in SEEDS for k in (4, 1) for s in LOW_BUDGET_SETS]
+    return out
+
+
+def cell_name(data: str, k: int, seed: int) -> str:
+    return f"{data}-{k}pc-s{seed}"
+
+
+def data_source(data: str) -> str:
+    return SETS[data].format(DATA)
+
+
+def set_data_dir(path: Path) -> None:
+    """Where the shared sets are (a git worktree elsewhere than beside ../shared)."""
+    global DATA
+    DATA = path.resolve()
+
+
+def fit_options(data: str, k: int, seed: int) -> dict[str, Any]:
+    """The default fit: nothing but data, size, budget and seed (the protocol)."""
+    return {"data": data_source(data), "image_size": IMAGE_SIZE, "labels_per_class": k,
+            "model": MODEL, "seed": seed, "hardware": False, "progress": False, "device": "cpu"}
+
+
+def run_ceiling(data: str, seed: int, steps: int, root: Path) -> dict[str, Any]:
+    """Supervised on every training label, the fit's baseline schedule (resumable)."""
+    from tinyssl.config import load_config
+    from tinyssl.pipeline import run_training
+    from tinyssl.runs import read_json
+
+    run = root / f"ceiling-{data}-s{seed}"
+    if not (run / "summary.json").is_file():
+        cfg = load_config(None, {"data": data_source(data), "image_size": IMAGE_SIZE,
+                                 "model": MODEL, "method": "supervised", "steps": steps,
+                                 "batch_size": 32, "val_per_class": 0, "seed": seed,
+                                 "eval_every": max(25, steps // 20), "progress": False,
+                                 "device": "cpu", "name": run.name})
+        if not (run / "config.yaml").is_file():
+            run.mkdir(parents=True)
+            cfg.save(run / "config.yaml")
+        run_training(cfg, root, resume=run)
+    return read_json(run / "summary.json")
+
+
+def run_cell(data: str, k: int, seed: int, root: Path) -> dict[str, Any]:
+    from tinyssl.pipeline.fit import FIT_FILE, FitConfig, save_fit_config, start_fit
+
+    fit_dir = root / cell_name(data, k, seed)
+    started = time.perf_counter()
+    if not (fit_dir / "fit.json").is_file():
+        cfg = FitConfig.load(None, fit_options(data, k, seed))
+        if not (fit_dir / FIT_FILE).is_file():
+            save_fit_config(cfg, fit_dir)
+        start_fit(cfg, root, resume=fit_dir, echo=print)
+    fit = json.loads((fit_dir / "fit.json").read_text())
+    stages = {s["stage"]: s for s in fit["stages"]}
+    ceiling_started = time.perf_counter()
+    ceiling = run_ceiling(data, seed, stages["baseline"]["steps"], root)
+    return {"cell": cell_name(data, k, seed), "data": data, "labels_per_class": k,
+            "seed": seed, "labels_used": fit["labels_used"],
+            "supervised": stages["baseline"]["test_acc"], "teacher": stages["teacher"]["test_acc"],
+            "student": stages["student"]["test_acc"], "ceiling": ceiling["test_acc"],
+            "student_steps": stages["student"]["steps"],
+            "student_stopped_early_at": stages["student"].get("stopped_early_at"),
+            "decisions": fit["decisions"]["log"], "choices": fit["decisions"]["choices"],
+            "warnings": fit["warnings"], "fit_wall_s": fit["wall_s"],
+            "ceiling_train_s": ceiling["train_time_s"],
+            "session_wall_s": time.perf_counter() - started,
+            "ceiling_session_s": time.perf_counter() - ceiling_started}
+
+
+def gap_closed(r: dict[str, float]) -> float | None:
+    gap = r["ceiling"] - r["supervised"]
+    return None if gap <= 0 else (r["student"] - r["supervised"]) / gap
+
+
+def report(out: Path) -> None:
+    """fit-suite.md/.json from every committed cell: per cell, then means over seeds."""
+    done = [json.loads(p.read_text())
+            for p in sorted((out / "fit-suite" / "cells").glob("*.json"))]
+    order = {cell_name(*c): i for i, c in enumerate(cells())}
+    done.sort(key=lambda r: order.get(r["cell"], len(order)))
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for r in done:
+        groups.setdefault((r["data"], r["labels_per_class"]), []).append(r)
+    rows = []
+    for (data, k), rs in groups.items():
+        mean = {c: statistics.mean(r[c] for r in rs)
+                for c in ("supervised", "teacher", "student", "ceiling", "labels_used")}
+        g = gap_closed(mean)
+        rows.append({"data": data, "labels_per_class": k, "seeds": [r["seed"] for r in rs],
+                     **mean, "gap_closed": g, "wall_min": statistics.mean(
+                         (r["fit_wall_s"] + r["ceiling_train_s"]) / 60 for r in rs),
+                     "done": (mean["ceiling"] - mean["supervised"] < 0.10) or (
+                         mean["student"] - mean["supervised"] >= 0.05
+                         and g is not None and g >= 0.5)})
+    pct = "{:.1f}".format
+    lines = ["# fit suite: the default `tinyssl fit` on every shared data set", "",
+             "Protocol: `results/fit-suite-protocol.md` (committed before any cell ran). "
+             "Test accuracy %, tiny-w2a2 student at 32 px; labels used counts every labelled "
+             "image the fit touched (training and validation). Gap closed: (student − "
+             "supervised) / (ceiling − supervised). Done: the issue's criterion (ceiling < 10 "
+             "points above supervised, or student ≥ 5 points above supervised and ≥ half the "
+             "gap).", "",
+             f"{len(done)} of {len(cells())} cells finished.", "",
+             "| data | labels/class | seeds | labels used | supervised | teacher | student "
+             "| all-labels ceiling | gap closed | wall min (fit + ceiling) | done |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        gap = "–" if r["gap_closed"] is None else f"{100 * r['gap_closed']:.0f} %"
+        lines.append(
+            f"| {r['data']} | {r['labels_per_class']} | {','.join(map(str, r['seeds']))} "
+            f"| {r['labels_used']:.0f} | {pct(100 * r['supervised'])} "
+            f"| {pct(100 * r['teacher'])} "
+            f"| **{pct(100 * r['student'])}** | {pct(100 * r['ceiling'])} "
+            f"| {gap} "
+            f"| {r['wall_min']:.0f} | {'yes' if r['done'] else '**no**'} |")
+    lines += ["", "Per cell: what fit decided.", ""]
+    for r in done:
+        lines.append(f"- {r['cell']} ({r['fit_wall_s'] / 60:.0f} min): "
+                     + " ".join(r["decisions"]))
+    (out / "fit-suite.md").write_text("\n".join(lines) + "\n")
+    (out / "fit-suite.json").write_text(json.dumps({"rows": rows, "cells": done}, indent=2))
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--suite", action="store_true")
+    ap.add_argument("--runs", type=Path, default=Path("runs/fit-suite"))
+    ap.add_argument("--out", type=Path, default=Path("results"))
+    ap.add_argument("--max-cells", type=int, default=None, help="stop after this many")
+    ap.add_argument("--cells", nargs="+", help="only these cells (names as in the table)")
+    ap.add_argument("--commit", action="store_true", help="git-commit each finished cell")
+    ap.add_argument("--report", action="store_true", help="only rebuild the report")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    ap.add_argument("--data-dir", type=Path, default=DATA, help="the shared data sets")
+    args = ap.parse_args(argv)
+    set_data_dir(args.data_dir)
+    if not args.report:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    cell_dir = args.out / "fit-suite" / "cells"
+    cell_dir.mkdir(parents=True, exist_ok=True)
+    ran = 0
+    for data, k, seed in ([] if args.report else cells()):
+        name = cell_name(data, k, seed)
+        if (cell_dir / f"{name}.json").is_file() or (args.cells and name not in args.cells):
+            continue
+        if args.max_cells is not None and ran >= args.max_cells:
+            break
+        result = run_cell(data, k, seed, args.runs)
+        (cell_dir / f"{name}.json").write_text(json.dumps(result, indent=2))
+        report(args.out)
+        ran += 1
+        if args.commit:
+            subprocess.run(["git", "add", str(cell_dir / f"{name}.json"),
+                            str(args.out / "fit-suite.md"), str(args.out / "fit-suite.json")],
+                           check=True)
+            subprocess.run(["git", "commit", "-q", "-m", f"fit suite: cell {name} "
+                            f"(student {100 * result['student']:.1f} %, supervised "
+                            f"{100 * result['supervised']:.1f} %)"], check=True)
+    report(args.out)
+    print((args.out / "fit-suite.md").read_text())
+
+
+if __name__ == "__main__":
+    main()

@@ -83,10 +83,10 @@ def options(cell: Cell, args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     base = {"data": args.data, "image_size": args.image_size, "model": cell.preset,
             "seed": cell.seed, "batch_size": args.batch_size, "device": args.device,
             "progress": False, "method_options": {"flip": True}}  # CIFAR-10 is flip-invariant
-    if kind == "fit":  # fit's student and baseline run --steps; it sizes its teacher itself
-        # a fixed recipe (no decision trials), as bench_fit's settings: every cell follows
-        # --steps; the default fit, deciding for itself, is the suite's (fit_suite.py)
-        return kind, {**base, **extra, "steps": args.steps, "hardware": False, "auto": False}
+    if kind == "fit":  # the default fit, deciding its recipe itself (flips are given: they
+        # are never overridden); its student and baseline run --steps, it sizes its teacher
+        trials = {"trial_steps": args.trial_steps} if args.trial_steps else {}
+        return kind, {**base, **extra, "steps": args.steps, "hardware": False, **trials}
     return kind, {**base, **extra, "steps": args.steps, "unlabeled_ratio": args.unlabeled_ratio}
 
 
@@ -219,6 +219,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # 1,000 steps keep a cell near 10 minutes on one core (tiny-w2a2, 32 px), so the table's
     # 18 CPU cells fit a working session on 2 cores; the GPU rows run the 50,000-step config.
     ap.add_argument("--steps", type=int, default=1000, help="quantized steps of every column")
+    ap.add_argument("--trial-steps", type=int, default=None,
+                    help="steps of fit's decision trials (default: fit's own)")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--unlabeled-ratio", type=float, default=3.0)
     ap.add_argument("--device", default="cpu")

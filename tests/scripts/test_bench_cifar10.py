@@ -98,7 +98,8 @@ def test_real_cells_count_every_label_they_touch(tmp_path: Path,
     data = _fake_cifar(tmp_path / "cifar")
     monkeypatch.setattr(bench, "ROWS", {"sup-all": bench.ROWS["sup-all"],
                                         "fit-40": ("fit", {"labels": 40})})
-    bench.main(["--data", f"folder:{data}", "--image-size", "16", "--steps", "2", "--seeds",
+    bench.main(["--data", f"folder:{data}", "--image-size", "16", "--steps", "2",
+                "--trial-steps", "2", "--seeds",
                 "0", "--threads", "1", "--runs", str(tmp_path / "runs"),
                 "--out", str(tmp_path / "out")])
     cells = json.loads((tmp_path / "out" / "cifar10.json").read_text())["cells"]

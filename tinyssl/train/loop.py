@@ -28,6 +28,7 @@ from tinyssl.data.labels_file import write_labels_file
 from tinyssl.data.stream import BatchStream, images_to_device
 from tinyssl.methods import Batch, Method, get_method
 from tinyssl.methods.pseudolabel import PseudoLabelGrowth
+from tinyssl.models.fast_quant import train_fast
 from tinyssl.runs import (
     ModelSpec,
     append_jsonl,
@@ -92,6 +93,7 @@ class Trainer:
             load_init(self.net, self.spec, Path(cfg.init), self._bn_images(512))
         if cfg.freeze_encoder:
             self.net.encoder.requires_grad_(False)
+        train_fast(self.net, cfg.fast_quant)  # same numbers as Brevitas, less Python
         # option names and types were checked with the config (TrainConfig.validate)
         self.method: Method = get_method(cfg.method)(self.net, self.bundle.num_classes,
                                                      **cfg.method_options)

@@ -47,15 +47,15 @@ class _FakeQuantFn(torch.autograd.Function):
       where the rounded value lay outside [lo, hi] (activations only), then / s — the order
       Brevitas's autograd graph multiplies and divides in.
     binary: sign(x) × s with sign(0) = +1 (`binary_sign_ste`); activations first clamp x to
-      [-s, s] (ClampedBinaryQuant), which masks the gradient where |x| > s.
+      [-s, s] (ClampedBinaryQuant), which masks the gradient where |x| > s. Gradient: g·s.
 
-    Where s is exactly 1 (2-bit and binary presets) the multiplications by s and the gradient's
-    division are skipped: they change no value. Brevitas's `± zero_point` steps (zero here) are left out for
-    the same reason (adding 0.0 changes at most the sign of a zero).
+    Where s is exactly 1 (2-bit and binary presets) the multiplication by s and the
+    gradient's g·s / s are skipped: they change no value. Brevitas's `± zero_point` steps
+    (zero here) are left out for the same reason (adding 0.0 changes at most a zero's sign).
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, q: FakeQuant) -> torch.Tensor:  # noqa: ANN001
+    def forward(ctx, x: torch.Tensor, q: FakeQuant) -> torch.Tensor:
         one = q.scale == 1.0
         if q.binary:
             mask = (x.abs() <= q.scale) if q.mask_grad else None
@@ -68,18 +68,19 @@ class _FakeQuantFn(torch.autograd.Function):
             y.clamp_(q.lo, q.hi)
             if not one:
                 y.mul_(q.scale)
-        ctx.scale, ctx.one = q.scale, one
+        # the gradient is g·s (masked), and / s again where the forward divided by s
+        ctx.scale, ctx.one, ctx.divide = q.scale, one, not (one or q.binary)
         ctx.save_for_backward(mask)
         return y
 
     @staticmethod
-    def backward(ctx, g: torch.Tensor) -> tuple[torch.Tensor, None]:  # noqa: ANN001
+    def backward(ctx, g: torch.Tensor) -> tuple[torch.Tensor, None]:
         (mask,) = ctx.saved_tensors
         if not ctx.one:
             g = g * ctx.scale
         if mask is not None:
             g = torch.where(mask, g, 0.0)
-        if not ctx.one:
+        if ctx.divide:
             g = g.div_(ctx.scale)
         return g, None
 
@@ -145,9 +146,9 @@ def _weight_layer(layer: QuantConv2d | QuantLinear, name: str) -> FakeQuant:
 
 def _act_layer(layer: QuantIdentity, name: str) -> FakeQuant:
     proxy = layer.act_quant
+    activation = proxy.fused_activation_quant_proxy.activation_impl
     if layer.input_quant.is_quant_enabled or layer.return_quant_tensor or \
-            not proxy.is_quant_enabled or \
-            not isinstance(proxy.fused_activation_quant_proxy.activation_impl, Identity | nn.Identity):
+            not proxy.is_quant_enabled or not isinstance(activation, Identity | nn.Identity):
         raise Unsupported(f"{name}: input quantizer, activation or quant-tensor output")
     with torch.no_grad():
         scale = proxy.scale()

@@ -176,3 +176,17 @@ def test_a_run_trained_on_the_fast_path_verifies_bit_exact(tmp_path: Path,
     result = verify_run(run, images=16)
     assert result["agree"] and result["first_diverging_stage"] is None
     assert all(s["top1_agreement"] == 1.0 for s in result["stages"].values())
+
+
+def test_no_fast_quant_flag_reaches_the_run_config(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from tinyssl.cli import main
+
+    result = CliRunner().invoke(main, [
+        "train", "--data", "digits", "--labels-per-class", "2", "--steps", "2",
+        "--eval-every", "2", "--width-mult", "0.25", "--no-fast-quant", "--no-progress",
+        "--threads", "1", "--runs", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    (run,) = tmp_path.iterdir()
+    assert yaml.safe_load((run / "config.yaml").read_text())["fast_quant"] is False

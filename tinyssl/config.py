@@ -93,6 +93,7 @@ class TrainConfig(DataChoice):
     amp: str = "auto"
     channels_last: bool = True
     bn_recalibrate: bool = True
+    fast_quant: bool = True  # Brevitas layers train through tinyssl.models.fast_quant
     # bookkeeping
     eval_every: int = 100
     target_acc: float | None = None

@@ -12,6 +12,7 @@ from tinyssl.config import TrainConfig, load_config
 from tinyssl.runs import load_checkpoint
 from tinyssl.train.callbacks.base import Callback
 from tinyssl.train.callbacks.checkpoint import LastCheckpoint
+from tinyssl.train.callbacks.fast_quant import FastQuant
 from tinyssl.train.callbacks.growth import Growth
 from tinyssl.train.callbacks.progress import ProgressCallback
 from tinyssl.train.callbacks.summary import Verdict
@@ -49,7 +50,8 @@ def default_callbacks(cfg: TrainConfig) -> list[Callback]:
     """The train layer's features a config switches on (labelling rounds are the select
     layer's: tinyssl.pipeline.run_training adds them)."""
     growth = [Growth()] if cfg.pseudo_label or cfg.method == "pseudolabel" else []
-    return [ProgressCallback(), Validation(), *growth, LastCheckpoint(), Verdict()]
+    fast = [FastQuant()] if cfg.fast_quant else []
+    return [ProgressCallback(), *fast, Validation(), *growth, LastCheckpoint(), Verdict()]
 
 
 def train(cfg: TrainConfig, runs_root: Path, resume: Path | None = None,

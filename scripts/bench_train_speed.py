@@ -214,7 +214,7 @@ def accuracy_check(args: argparse.Namespace, root: Path) -> list[dict[str, Any]]
     torch.set_num_threads(1)
     rows = []
     for method, steps in (("supervised", 100), ("fixmatch", 40)):
-        for seed in (0, 1):
+        for seed in range(args.seeds):
             result = {}
             for fast in (False, True):
                 cfg = load_config(None, {**base_cfg(args), "model": "tiny-w2a2",
@@ -241,6 +241,9 @@ def main() -> None:
     ap.add_argument("--unlabeled-ratio", type=float, default=1.0)
     ap.add_argument("--parts", default="profile,throughput,accuracy")
     ap.add_argument("--families", default=",".join(FAMILIES))
+    ap.add_argument("--profile-threads", default="1,2")
+    ap.add_argument("--profile-models", default="w1a1,w2a2,float")
+    ap.add_argument("--seeds", type=int, default=2, help="Seeds of the accuracy check.")
     ap.add_argument("--data", default=MNIST5K, help="mnist5k as npz:PATH.")
     ap.add_argument("--out", type=Path, default=REPO / "results" / "train_speed.json")
     ap.add_argument("--report-only", action="store_true",
@@ -262,11 +265,11 @@ def main() -> None:
         root = Path(tmp)
         tdirs = teachers(args, root)
         if "profile" in parts:
+            kinds = args.profile_models.split(",")
             out["profile"] = [
                 profile_arm(args, bundle, f"{f}-{kind}", w, m, tdirs[f], fast, threads)
-                for threads in (1, 2) for f, w in FAMILIES.items()
-                for kind in (("w1a1", "w2a2", "float") if threads == 1 else ("w2a2", "float"))
-                for m in METHODS
+                for threads in map(int, args.profile_threads.split(","))
+                for f, w in FAMILIES.items() for kind in kinds for m in METHODS
                 for fast in ((True, False) if kind == "w2a2" and threads == 1 else (True,))]
             print("profile done", flush=True)
         if "throughput" in parts:
@@ -282,6 +285,10 @@ def _ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}" if a and b else "-"
 
 
+def _num(v: float | None) -> str:
+    return "-" if v is None else f"{v:,.0f}"
+
+
 def _throughput_table(rows: list[dict[str, Any]]) -> list[str]:
     ips = {(r["model"], r["method"], r["path"], r["runner"]): r["img_s"] for r in rows}
     lines = ["| model | method | engine, Brevitas (before) | engine, fast (after) | speed-up | "
@@ -295,8 +302,8 @@ def _throughput_table(rows: list[dict[str, Any]]) -> list[str]:
         before, after = ips.get((m, meth, "brevitas", "engine")), r["img_s"]
         bare = ips.get((m, meth, "fast", "bare"))
         lines.append(
-            f"| {m} | {meth} | {before:,.0f} | {after:,.0f} | {_ratio(after, before)} | "
-            f"{bare:,.0f} | {_ratio(after, bare)} | "
+            f"| {m} | {meth} | {_num(before)} | {_num(after)} | {_ratio(after, before)} | "
+            f"{_num(bare)} | {_ratio(after, bare)} | "
             f"{_ratio(before, ips.get((twin, meth, 'brevitas', 'engine')))} | "
             f"{_ratio(after, ips.get((twin, meth, 'fast', 'engine')))} |")
     return lines
@@ -360,7 +367,7 @@ def report(out: dict[str, Any]) -> str:
                   "overhead. Validation = BatchNorm re-estimation on 1,024 images + 100 "
                   "validation images, once per `eval_every`.", "",
                   *_profile_table(out["profile"]), ""]
-    lines += NOTES
+    lines += [*out.get("notes", []), "", *NOTES]
     return "\n".join(lines) + "\n"
 
 

@@ -8,7 +8,7 @@ that bookkeeping, not arithmetic, is where a quantized training step's time went
 layer in `net` by the same float operations in the same order — one autograd node per
 quantizer instead of Brevitas's chain of straight-through functions — with the scales and
 integer ranges read from the layer itself, so outputs and gradients are bit-identical
-(`tests/test_fast_quant.py`).
+(`tests/models/test_fast_quant.py`).
 
 Nothing else changes: the modules, their parameters and their state-dict keys stay Brevitas's,
 so checkpoints load either way, and export, FINN and verify always rebuild the network from
@@ -215,8 +215,9 @@ def uses_fast_quant(net: nn.Module) -> bool:
 
 
 def train_fast(net: nn.Module, enabled: bool = True) -> bool:
-    """The trainer's one call (`fast_quant` option, `--no-fast-quant` to opt out): the fast
-    path if `net` allows it, else Brevitas with one note on stderr. Returns whether it is on."""
+    """The trainer's one call (train/callbacks/fast_quant.py; `fast_quant` option,
+    `--no-fast-quant` to opt out): the fast path if `net` allows it, else Brevitas with one
+    note on stderr. Returns whether it is on."""
     if not enabled:
         return False
     reason = enable_fast_quant(net)

@@ -97,6 +97,7 @@ class TrainConfig(DataChoice):
     amp: str = "auto"
     channels_last: bool = True
     bn_recalibrate: bool = True
+    fast_quant: bool = True  # Brevitas layers train through tinyssl.models.fast_quant
     # bookkeeping
     eval_every: int = 100
     # > 0: stop when the validation score has not improved for this many evaluations

@@ -66,6 +66,9 @@ from tinyssl.config import DEFAULT_LR
               help="Re-estimate BatchNorm statistics before each validation (default on).")
 @click.option("--amp", type=click.Choice(["auto", "bf16", "fp16", "off"]),
               help="Mixed precision on CUDA.")
+@click.option("--fast-quant/--no-fast-quant", default=None,
+              help="Train quantized layers through the bit-identical fast path (default on); "
+                   "off: Brevitas's own layers.")
 @click.option("--eval-every", type=int)
 @click.option("--target-acc", type=float, help="Record the time to this val accuracy.")
 @click.option("--seed", type=int)

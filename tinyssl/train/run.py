@@ -13,6 +13,7 @@ from tinyssl.runs import load_checkpoint
 from tinyssl.train.callbacks.base import Callback
 from tinyssl.train.callbacks.checkpoint import LastCheckpoint
 from tinyssl.train.callbacks.early_stopping import EarlyStopping
+from tinyssl.train.callbacks.fast_quant import FastQuant
 from tinyssl.train.callbacks.growth import Growth
 from tinyssl.train.callbacks.progress import ProgressCallback
 from tinyssl.train.callbacks.summary import Verdict
@@ -51,9 +52,10 @@ def default_callbacks(cfg: TrainConfig) -> list[Callback]:
     """The train layer's features a config switches on (labelling rounds are the select
     layer's: tinyssl.pipeline.run_training adds them)."""
     growth = [Growth()] if cfg.pseudo_label or cfg.method == "pseudolabel" else []
+    fast = [FastQuant()] if cfg.fast_quant else []
     stop = [EarlyStopping(cfg.early_stop_patience)] if cfg.early_stop_patience else []
     loggers = [TensorBoard()] if cfg.log == "tensorboard" else []
-    return [ProgressCallback(), Validation(), *stop, *growth, LastCheckpoint(), Verdict(),
+    return [ProgressCallback(), *fast, Validation(), *stop, *growth, LastCheckpoint(), Verdict(),
             *loggers]
 
 

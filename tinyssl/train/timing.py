@@ -9,6 +9,7 @@ import torch
 from tinyssl.config import TrainConfig
 from tinyssl.methods import Batch, get_method
 from tinyssl.models import build_model
+from tinyssl.models.fast_quant import train_fast
 
 
 def seconds_per_step(cfg: TrainConfig, image_shape: tuple[int, int, int], num_classes: int,
@@ -22,6 +23,7 @@ def seconds_per_step(cfg: TrainConfig, image_shape: tuple[int, int, int], num_cl
     device = torch.device("cuda" if cfg.device != "cpu" and torch.cuda.is_available()
                           else "cpu")
     net = build_model(cfg.model, c, h, num_classes, cfg.width_mult)
+    train_fast(net, cfg.fast_quant)  # timed as the trainer will run it
     n_u = max(1, round(cfg.batch_size * cfg.unlabeled_ratio))
     n_l = cfg.batch_size
     if cfg.method == "distill":

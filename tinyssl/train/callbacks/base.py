@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 class Callback:
     """Does nothing by default; override the hooks a feature needs."""
 
-    #: Dispatch position: progress 0, validation 10, growth 20, rounds 30, checkpoint 40,
-    #: test summary 90. Lower runs first.
+    #: Dispatch position: progress 0, fast quant 5, validation 10, growth 20, rounds 30,
+    #: checkpoint 40, test summary 90. Lower runs first.
     order: int = 50
 
     def setup(self, trainer: Trainer) -> None:

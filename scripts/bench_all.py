@@ -29,6 +29,9 @@ BENCHMARKS: list[tuple[str, list[str], str | None]] = [
     ("bench_inference.py", [], "inference.md"),
     ("bench_finn_estimates.py", [], "finn_estimates.md"),
     ("bench_fit.py", [], "fit.md"),
+    ("bench_fit.py", ["--suite"], "fit-suite.md"),
+    ("bench_train_speed.py", [], "train_speed.md"),
+    ("bench_cifar10.py", [], "cifar10.md"),
     ("bench_select.py", [], "select.md"),
     ("bench_select.py", ["--rules", "--seeds", "0", "1", "2", "3", "4"], "select-rules.md"),
     # select-fit.md holds every finished fit of these calls: more seeds where uniform random

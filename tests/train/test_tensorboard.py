@@ -184,7 +184,7 @@ def test_fit_writes_its_stage_table_once_and_every_stage_its_curves(tmp_path: Pa
 
 def test_log_is_a_config_key_that_fit_hands_to_every_stage(tmp_path: Path) -> None:
     cfg = FitConfig.load(None, {"labels_per_class": 2, "log": "none"})
-    assert {s.train.log for s in plan(cfg, tmp_path, 1000)} == {"none"}
+    assert {s.train.log for s in plan(cfg, tmp_path)} == {"none"}
     with pytest.raises(ValueError, match="unknown log 'wandb'; choose from tensorboard, none"):
         load_config(None, {"log": "wandb"})
     with pytest.raises(ValueError, match="unknown log 'wandb'"):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from train_fixtures import killed_run
 
 from tinyssl.config import load_config
 from tinyssl.methods.consistency import Consistency
@@ -93,25 +94,10 @@ def test_a_time_based_checkpoint_between_validations_resumes_exactly(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """What a `kill -9` leaves: last.pt written by the time interval at step 6, between the
     validations at 4 and 8; resuming from it ends with the uninterrupted run's weights."""
-    import shutil
-
-    from tinyssl.train import loop
-
     torch.set_num_threads(1)
     cfg = {**CFG, "checkpoint_every_s": 0.0}
     straight = run_training(load_config(None, cfg), tmp_path / "a")
-    original = loop.save_checkpoint
-
-    def keep_step_6(path: Path, state: dict) -> None:
-        original(path, state)
-        if path.name == "last.pt" and state["step"] == 6:
-            shutil.copy(path, tmp_path / "step6.pt")
-
-    monkeypatch.setattr(loop, "save_checkpoint", keep_step_6)
-    run = run_training(load_config(None, cfg), tmp_path / "b")
-    monkeypatch.setattr(loop, "save_checkpoint", original)
-    shutil.copy(tmp_path / "step6.pt", run / "checkpoints" / "last.pt")  # the state at kill
-    (run / "summary.json").unlink()
+    run = killed_run(cfg, tmp_path / "b", monkeypatch)  # the state at kill
     resumed = run_training(load_config(None, {}), resume=run)
     a, b = _weights(straight), _weights(resumed)
     assert all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])]

@@ -7,7 +7,6 @@ and changes nothing else; a resumed run's curves do not double; `tinyssl fit` an
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import torch
 from click.testing import CliRunner
 from tensorboard.backend.event_processing import plugin_event_accumulator
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from train_fixtures import killed_run
 
 from tinyssl.cli import main
 from tinyssl.config import load_config
@@ -121,21 +121,8 @@ def test_a_resumed_run_appends_and_its_curves_do_not_double(
     """What a `kill -9` at step 8 leaves: events up to step 8 (and the summary), last.pt of
     step 6. The resumed run adds event files; the reader drops the old ones' steps after 6,
     and the curves are the uninterrupted run's."""
-    from tinyssl.train import loop
-
     torch.set_num_threads(1)
-    original = loop.save_checkpoint
-
-    def keep_step_6(path: Path, state: dict) -> None:
-        original(path, state)
-        if path.name == "last.pt" and state["step"] == 6:
-            shutil.copy(path, tmp_path / "step6.pt")
-
-    monkeypatch.setattr(loop, "save_checkpoint", keep_step_6)
-    run = run_training(load_config(None, CFG), tmp_path)
-    monkeypatch.setattr(loop, "save_checkpoint", original)
-    shutil.copy(tmp_path / "step6.pt", run / "checkpoints" / "last.pt")
-    (run / "summary.json").unlink()
+    run = killed_run(CFG, tmp_path, monkeypatch)
     before = sorted(run.glob("events.out.tfevents.*"))
     run_training(load_config(None, {}), resume=run)
     after = sorted(run.glob("events.out.tfevents.*"))

@@ -110,8 +110,8 @@ def execute(kind: str, opts: dict[str, Any], run: Path) -> None:
 
 
 def labels_used(runs: list[Path]) -> int:
-    """Every labelled image the runs touched: the union of their labelled and validation
-    sets (fit's stages share them)."""
+    """Every labelled image a train run touched: its labelled and validation sets (a fit
+    counts its own, over every stage and trial: fit.json's labels_used)."""
     used: set[int] = set()
     for run in runs:
         split = np.load(run / "split.npz")
@@ -123,11 +123,10 @@ def result_of(kind: str, run: Path, wall_s: float) -> dict[str, Any]:
     if kind == "fit":
         fit = json.loads((run / "fit.json").read_text())
         stages = {s["stage"]: s for s in fit["stages"]}
-        stage_dirs = [run / name for name in stages]
         return {"kind": kind, "test_acc": stages["student"]["test_acc"],
                 "supervised_acc": stages.get("baseline", {}).get("test_acc"),
                 "teacher_acc": stages["teacher"]["test_acc"],
-                "steps": stages["student"]["steps"], "labels_used": labels_used(stage_dirs),
+                "steps": stages["student"]["steps"], "labels_used": fit["labels_used"],
                 "wall_s": wall_s}
     summary = json.loads((run / "summary.json").read_text())
     steps = yaml.safe_load((run / "config.yaml").read_text())["steps"]

@@ -43,7 +43,7 @@ def _fake_run(kind: str, opts: dict, run: Path) -> None:
         (d / "config.yaml").write_text(yaml.safe_dump({"steps": opts["steps"]}))
         (d / "summary.json").write_text(json.dumps({"test_acc": 0.5}))
     if kind == "fit":
-        (run / "fit.json").write_text(json.dumps({"stages": [
+        (run / "fit.json").write_text(json.dumps({"labels_used": 6, "stages": [
             {"stage": s, "test_acc": 0.4 + 0.1 * i, "steps": opts["steps"]}
             for i, s in enumerate(stages)]}))
 

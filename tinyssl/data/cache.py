@@ -139,8 +139,13 @@ def load_cached(root: Path, key: str) -> DataBundle | None:
 
 
 def save_cached(root: Path, key: str, bundle: DataBundle) -> None:
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{key}."))
+    """The entry is written whole into a temporary sibling and renamed in (one rename for a
+    folder of arrays); a cache that cannot be written is skipped: it only saves time."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{key}."))
+    except OSError:
+        return
     try:
         for part in _PARTS:
             s = getattr(bundle, part)

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["QCDQ_NAME", "QONNX_NAME", "UnsupportedModelError", "check_finn_compatible",
-           "ensure_exported", "export_qonnx", "export_run", "inference_cost", "to_qcdq"]
+           "damage", "ensure_exported", "export_qonnx", "export_run", "inference_cost",
+           "load_model", "to_qcdq"]
 
 #: Imported on first use (PEP 562), so `tinyssl export --help` starts without torch.
 _LAZY = {"UnsupportedModelError": "finn_check", "check_finn_compatible": "finn_check",
@@ -38,15 +39,57 @@ def export_run(run: Path) -> dict[str, Path]:
     return {"qonnx": qonnx_path, "qcdq": qcdq_path}
 
 
+def damage(path: Path) -> str | None:
+    """Why the exported model at `path` cannot be trusted (its sha256 sidecar disagrees, or
+    it does not parse), or None when it is intact. Protobuf has no checksum of its own:
+    without the sidecar, a zeroed stretch of weights would parse."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    from tinyssl.runs import digest_matches
+
+    ok = digest_matches(path)
+    if ok is False:
+        return "its sha256 differs from the one written beside it at export"
+    if ok is None:  # exported before digests were written: it must at least parse
+        try:
+            onnx.load(str(path))
+        except (DecodeError, ValueError, OSError) as e:
+            return f"it does not parse: {type(e).__name__}"
+    return None
+
+
+def load_model(path: Path) -> Any:
+    """A ModelWrapper of an exported model, or one sentence naming the file and the fix."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no exported model at {path}: run `tinyssl export "
+                                f"{path.parent}`.")
+    if why := damage(path):
+        raise ValueError(f"{path} is truncated or corrupt ({why}); re-export it with "
+                         f"`tinyssl export {path.parent}`.")
+    return ModelWrapper(str(path))
+
+
 def ensure_exported(run: Path) -> dict[str, Path]:
-    """Export unless both graphs exist and are newer than the checkpoint they came from."""
+    """Export unless both graphs exist, are intact and are newer than the checkpoint they
+    came from. A damaged one is re-exported (a few seconds) with a warning naming it."""
+    import warnings
+
     from tinyssl.runs import find_checkpoint
 
     run = Path(run)
     paths = {"qonnx": run / QONNX_NAME, "qcdq": run / QCDQ_NAME}
     ckpt_time = find_checkpoint(run).stat().st_mtime
     if all(p.is_file() and p.stat().st_mtime >= ckpt_time for p in paths.values()):
-        return paths
+        damaged = {p: why for p in paths.values() if (why := damage(p))}
+        if not damaged:
+            return paths
+        for p, why in damaged.items():
+            warnings.warn(f"{p} is truncated or corrupt ({why}); re-exported from the "
+                          "checkpoint.", stacklevel=2)
     return export_run(run)
 
 

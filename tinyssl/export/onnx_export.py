@@ -24,6 +24,7 @@ from qonnx.util.cleanup import cleanup_model
 
 from tinyssl.export.finn_check import check_finn_compatible
 from tinyssl.models import Net
+from tinyssl.runs import write_with_digest
 
 
 def export_qonnx(net: Net, in_channels: int, image_size: int, path: Path) -> ModelWrapper:
@@ -42,8 +43,7 @@ def export_qonnx(net: Net, in_channels: int, image_size: int, path: Path) -> Mod
         model = cleanup_model(ModelWrapper(str(raw)))
     model = _prepend_pixel_scaling(model)
     model = cleanup_model(model)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model.save(str(path))
+    write_with_digest(path, model.model.SerializeToString())
     return model
 
 
@@ -72,8 +72,7 @@ def to_qcdq(qonnx_path: Path, path: Path) -> None:
     if left:
         raise ValueError(f"QCDQ conversion left non-standard ops {left} that onnxruntime "
                          "cannot run.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model.save(str(path))
+    write_with_digest(path, model.model.SerializeToString())
 
 
 def _bipolar_to_where(model: ModelWrapper) -> ModelWrapper:

@@ -16,7 +16,6 @@ A checkpoint is a dict with at least:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import os
@@ -137,29 +136,6 @@ def atomic_copytree(src: Path, dest: Path) -> None:
             os.rename(tmp, dest)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-def write_with_digest(path: Path, data: bytes) -> None:
-    """`path` and `path.sha256` beside it (sha256sum's format: `sha256sum -c` checks it):
-    for files with no checksum of their own, such as ONNX models (protobuf has none, so a
-    zeroed stretch of weights would still parse)."""
-    atomic_write_bytes(path, data)
-    atomic_write_bytes(_digest_path(path),
-                       f"{hashlib.sha256(data).hexdigest()}  {Path(path).name}\n".encode())
-
-
-def _digest_path(path: Path) -> Path:
-    return Path(path).with_name(Path(path).name + ".sha256")
-
-
-def digest_matches(path: Path) -> bool | None:
-    """True/False when `path.sha256` exists and matches or not; None when there is none
-    (a file written before digests were kept)."""
-    side = _digest_path(path)
-    if not side.is_file():
-        return None
-    want = side.read_text().split()[:1]
-    return bool(want) and hashlib.sha256(Path(path).read_bytes()).hexdigest() == want[0]
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 __all__ = ["QCDQ_NAME", "QONNX_NAME", "UnsupportedModelError", "check_finn_compatible",
            "damage", "ensure_exported", "export_qonnx", "export_run", "inference_cost",
-           "load_model", "to_qcdq"]
+           "load_model", "to_qcdq", "write_model"]
 
 #: Imported on first use (PEP 562), so `tinyssl export --help` starts without torch.
 _LAZY = {"UnsupportedModelError": "finn_check", "check_finn_compatible": "finn_check",
@@ -39,23 +39,48 @@ def export_run(run: Path) -> dict[str, Path]:
     return {"qonnx": qonnx_path, "qcdq": qcdq_path}
 
 
+#: metadata_props key of the sha256 an exported model carries of itself (serialised without
+#: that entry). Protobuf has no checksum of its own: a zeroed stretch of weights would parse.
+DIGEST_KEY = "tinyssl_sha256"
+
+
+def write_model(path: Path, model: Any) -> None:
+    """An onnx ModelProto to `path`, atomically, carrying its own sha256 (one file: no
+    sidecar that a crash could leave out of step with it)."""
+    import hashlib
+
+    from tinyssl.runs import atomic_write_bytes
+
+    for i in reversed(range(len(model.metadata_props))):
+        if model.metadata_props[i].key == DIGEST_KEY:
+            del model.metadata_props[i]
+    digest = hashlib.sha256(model.SerializeToString()).hexdigest()
+    entry = model.metadata_props.add()
+    entry.key, entry.value = DIGEST_KEY, digest
+    atomic_write_bytes(Path(path), model.SerializeToString())
+    del model.metadata_props[-1]  # the caller's model is left as it was
+
+
 def damage(path: Path) -> str | None:
-    """Why the exported model at `path` cannot be trusted (its sha256 sidecar disagrees, or
-    it does not parse), or None when it is intact. Protobuf has no checksum of its own:
-    without the sidecar, a zeroed stretch of weights would parse."""
+    """Why the exported model at `path` cannot be trusted (it does not parse, or its bytes
+    differ from the sha256 it carries), or None when it is intact (a model exported before
+    digests were embedded only has to parse)."""
+    import hashlib
+
     import onnx
     from google.protobuf.message import DecodeError
 
-    from tinyssl.runs import digest_matches
-
-    ok = digest_matches(path)
-    if ok is False:
-        return "its sha256 differs from the one written beside it at export"
-    if ok is None:  # exported before digests were written: it must at least parse
-        try:
-            onnx.load(str(path))
-        except (DecodeError, ValueError, OSError) as e:
-            return f"it does not parse: {type(e).__name__}"
+    try:
+        model = onnx.load_from_string(Path(path).read_bytes())
+    except (DecodeError, ValueError) as e:
+        return f"it does not parse: {type(e).__name__}"
+    props = [p for p in model.metadata_props if p.key == DIGEST_KEY]
+    if not props:
+        return None
+    want = props[-1].value
+    model.metadata_props.remove(props[-1])
+    if hashlib.sha256(model.SerializeToString()).hexdigest() != want:
+        return "its bytes differ from the sha256 written into it at export"
     return None
 
 

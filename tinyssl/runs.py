@@ -28,9 +28,7 @@ import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import IO, Any
 
 #: Run directories this process created (new_run_dir), so that a command failing on an OS
 #: error can remove the ones that hold nothing complete (discard_unfinished_runs).
@@ -76,17 +74,20 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same directory, then rename over the target. The
-    file gets the permissions a plain open() would give (mkstemp's are 0600). An OSError
-    always names `path` (a failed write() alone names no file)."""
+@contextlib.contextmanager
+def atomic_output(path: Path) -> Iterator[IO[bytes]]:
+    """A binary file to write `path` through: a temporary file in the same directory,
+    fsynced and renamed over `path` when the block ends, removed when it raises. The file
+    gets the permissions a plain open() would give (mkstemp's are 0600). An OSError always
+    names `path` (a failed write() alone names no file). The one implementation of an
+    atomic write; `atomic_write_bytes` and the helpers below are built on it."""
     path = Path(path)
     with naming(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         try:
             with os.fdopen(fd, "wb") as f:
-                f.write(data)
+                yield f
                 f.flush()
                 os.fsync(f.fileno())
             os.chmod(tmp, 0o666 & ~_umask())
@@ -94,6 +95,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    with atomic_output(path) as f:
+        f.write(data)
 
 
 @contextlib.contextmanager
@@ -119,7 +125,8 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 def atomic_copy(src: Path, dest: Path) -> None:
     """shutil.copyfile, atomically (FINN's outputs copied into a run)."""
-    atomic_write_bytes(dest, Path(src).read_bytes())
+    with open(src, "rb") as f, atomic_output(dest) as out:
+        shutil.copyfileobj(f, out)
 
 
 def atomic_copytree(src: Path, dest: Path) -> None:
@@ -140,6 +147,8 @@ def atomic_copytree(src: Path, dest: Path) -> None:
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """torch.save, atomically: an interrupted write never leaves a broken checkpoint."""
+    import torch
+
     buf = io.BytesIO()
     torch.save(state, buf)
     atomic_write_bytes(path, buf.getvalue())
@@ -169,6 +178,8 @@ def checkpoint_damage(path: Path) -> str | None:
 def _load_intact(path: Path) -> dict[str, Any]:
     if why := checkpoint_damage(path):
         raise ValueError(why)
+    import torch
+
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
@@ -203,6 +214,7 @@ def environment() -> dict[str, Any]:
     """What a run needs to be reproduced: versions, device, host."""
     import brevitas
     import numpy
+    import torch
 
     return {
         "python": sys.version.split()[0],

@@ -110,9 +110,8 @@ def sitecustomize_env(tmp: Path, folder: Path, code_name: str) -> dict[str, str]
     site = tmp / "site"
     site.mkdir(exist_ok=True)
     (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
-    here = Path(__file__).resolve().parent
-    path = os.pathsep.join([str(site), str(here.parent), str(here),
-                            os.environ.get("PYTHONPATH", "")])
+    here = Path(__file__).resolve().parent  # fault_fixtures itself; tinyssl as usual
+    path = os.pathsep.join([str(site), str(here), os.environ.get("PYTHONPATH", "")])
     return {**os.environ, "PYTHONPATH": path, "TINYSSL_FAULT_DIR": str(folder),
             "TINYSSL_FAULT_ERRNO": code_name}
 

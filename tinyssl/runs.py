@@ -1,6 +1,6 @@
 """Run directories and checkpoints: nothing is lost, nothing is overwritten.
 
-Every file the project writes goes through `atomic_write_bytes` (or the helpers built on it):
+Every file the project writes goes through `atomic_output` (or the helpers built on it):
 a temporary file in the same folder, fsync, rename. A crash, `kill -9` or full disk leaves the
 old file or the new one, never a truncated one. Checkpoints are zip archives whose members
 carry a CRC32 (torch writes it, Python's zipfile checks it), so a same-size corruption is
@@ -54,11 +54,12 @@ def new_run_dir(root: Path, name: str) -> Path:
 def discard_unfinished_runs() -> tuple[list[Path], list[Path]]:
     """After a failed command: remove the run directories it created that hold no checkpoint
     (a config and a split alone look like a run but cannot be resumed or used). Returns
-    (removed, kept): the kept ones hold a checkpoint and resume with `--resume`."""
+    (removed, kept): the kept ones hold a checkpoint but did not finish, and resume with
+    `--resume`. Finished ones (e.g. select's cached encoder) are left alone."""
     removed, kept = [], []
     while _CREATED:
         run = _CREATED.pop()
-        if not run.is_dir():
+        if not run.is_dir() or any((run / f).is_file() for f in ("summary.json", "fit.json")):
             continue
         if any(run.rglob("*.pt")):
             kept.append(run)

@@ -121,6 +121,20 @@ def test_injected_fault_is_one_sentence_and_leaves_nothing_broken(
     _check(result, folder, expect, before)
 
 
+@pytest.mark.parametrize(("code", "expect"), [
+    (errno.EACCES, "permission denied: choose a folder you may write"),
+    (errno.EDQUOT, "disk quota is used up"),
+])
+def test_permission_and_quota_are_named_too(world: dict[str, Path], tmp_path: Path, code: int,
+                                            expect: str) -> None:
+    folder = tmp_path / "target"
+    folder.mkdir()
+    with inject(folder, code):
+        result = CliRunner().invoke(main, COMMANDS["train"][1](world, folder))
+    _check(result, folder, expect, set())
+    assert not any(folder.iterdir())
+
+
 @pytest.mark.skipif(not MOUNT, reason="needs root and tmpfs (the injected cases run anyway)")
 @pytest.mark.parametrize("fault", FAULTS)
 @pytest.mark.parametrize("command", ["train", "data arrange", "predict", "eval"])

@@ -16,6 +16,7 @@ A checkpoint is a dict with at least:
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
@@ -114,6 +115,36 @@ def naming(path: Path) -> Iterator[None]:
         if e.errno is not None and (name is None or name.startswith(f".{Path(path).name}.")):
             raise type(e)(e.errno, e.strerror, str(path)) from e
         raise
+
+
+def _free_mb(path: Path) -> str:
+    for p in (path, *path.parents):
+        try:
+            return f"{shutil.disk_usage(p).free / 2**20:.1f} MB free"
+        except OSError:
+            continue
+    return "free space unknown"
+
+
+def describe_os_error(e: OSError) -> str:
+    """What the machine refused, as one clause: which file, why, and what to do (read-only,
+    disk full with the MB left on that file system, quota, permission; else the OS's words)."""
+    path = Path(e.filename) if e.filename else None
+    where = f"cannot write {path}" if path else "a file operation failed"
+    if e.errno == errno.EROFS:
+        what = ("the file system is read-only: write somewhere else (another --runs or --out "
+                "folder) or remount it read-write")
+    elif e.errno == errno.ENOSPC:
+        what = (f"the disk is full ({_free_mb(path) if path else 'free space unknown'} on that "
+                "file system): free some space or choose another --runs or --out folder")
+    elif e.errno == errno.EDQUOT:
+        what = "your disk quota is used up: free some space or write elsewhere"
+    elif e.errno in (errno.EACCES, errno.EPERM):
+        what = ("permission denied: choose a folder you may write (another --runs or --out "
+                "folder) or change its permissions")
+    else:
+        what = (e.strerror or str(e)).rstrip(".").lower()
+    return f"{where}: {what}"
 
 
 def atomic_write_text(path: Path, text: str) -> None:

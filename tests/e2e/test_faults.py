@@ -327,3 +327,22 @@ def test_a_log_line_cut_short_is_dropped_and_repaired() -> None:
         append_jsonl(log, {"step": 3})
         assert read_jsonl(log) == [{"step": 1}, {"step": 3}]
         assert_nothing_broken(Path(tmp))
+
+
+def test_label_answer_that_cannot_be_saved_is_not_taken(tmp_path: Path) -> None:
+    """`tinyssl label` writes the CSV at every answer: on a full disk the answer is refused
+    (the page shows the sentence) and the CSV and the session stay as they were."""
+    from tinyssl.label.sheet import LabelSheet
+    from tinyssl.runs import describe_os_error
+
+    csv = tmp_path / "selection.csv"
+    csv.write_text("rank,index,label\n1,0,\n2,5,\n")
+    sheet = LabelSheet.open(csv, ["0", "1"])
+    with inject(tmp_path, errno.ENOSPC), pytest.raises(OSError) as e:
+        sheet.set(0, "1")
+    assert "disk is full" in describe_os_error(e.value) and str(csv) in describe_os_error(e.value)
+    assert sheet.labels() == ["", ""] and not sheet.history
+    assert csv.read_text() == "rank,index,label\n1,0,\n2,5,\n"
+    assert_nothing_broken(tmp_path)
+    sheet.set(0, "1")
+    assert LabelSheet.open(csv, ["0", "1"]).labels() == ["1", ""]

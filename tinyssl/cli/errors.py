@@ -8,10 +8,7 @@ saved first)."""
 
 from __future__ import annotations
 
-import errno
 import functools
-import shutil
-from pathlib import Path
 from typing import Any
 
 import click
@@ -47,41 +44,16 @@ def clean_errors(fn: Any) -> Any:
     return wrapper
 
 
-def _free_mb(path: Path) -> str:
-    for p in (path, *path.parents):
-        try:
-            return f"{shutil.disk_usage(p).free / 2**20:.1f} MB free"
-        except OSError:
-            continue
-    return "free space unknown"
-
-
 def os_error_sentence(e: OSError) -> str:
-    """One sentence: which file, what the system said, what to do. Run directories this
-    command created that hold nothing complete are removed first, and the sentence says so."""
-    from tinyssl.runs import discard_unfinished_runs
+    """runs.describe_os_error's sentence, after removing the run directories this command
+    created that hold nothing complete (and saying so, or how to resume a kept one)."""
+    from tinyssl.runs import describe_os_error, discard_unfinished_runs
 
     removed, kept = discard_unfinished_runs()
-    path = Path(e.filename) if e.filename else None
-    where = f"cannot write {path}" if path else "a file operation failed"
-    code = e.errno
-    if code == errno.EROFS:
-        what = ("the file system is read-only: write somewhere else (another --runs or --out "
-                "folder) or remount it read-write")
-    elif code == errno.ENOSPC:
-        what = (f"the disk is full ({_free_mb(path) if path else 'free space unknown'} on that "
-                "file system): free some space or choose another --runs or --out folder")
-    elif code == errno.EDQUOT:
-        what = "your disk quota is used up: free some space or write elsewhere"
-    elif code in (errno.EACCES, errno.EPERM):
-        what = ("permission denied: choose a folder you may write (another --runs or --out "
-                "folder) or change its permissions")
-    else:
-        what = (e.strerror or str(e)).rstrip(".").lower()
     tail = ""
     if kept:
         tail = (f"; the checkpoints in {kept[0]} are kept: the same command with "
                 f"`--resume {kept[0]}` continues it")
     elif removed:
         tail = f"; the unfinished {removed[0]} was removed"
-    return f"{where}: {what}{tail}."
+    return f"{describe_os_error(e)}{tail}."

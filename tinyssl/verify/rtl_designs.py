@@ -11,8 +11,6 @@ Verilator workarounds (text patches on copies; the installed finn-plus is never 
 - mvu/add_multi.sv declares the constant function init_leaf_loads() (and its return type) inside
   a generate block; Verilator 5 cannot evaluate it there to size LEAF_LOAD, so both move to
   module scope, unchanged.
-- skid/skid.sv (the register slice tinyssl puts between stitched layers) has a $error format
-  with %0d and no argument, which Verilator rejects; the argument (FEED_STAGES) is added.
 - fifo/fifo.sv computes its memory geometry with a constant function returning a struct
   (INIT_ABITS), which Verilator 5 cannot evaluate; it becomes one int-valued function called once
   per field, same arithmetic.
@@ -70,8 +68,6 @@ _ADD_MULTI_NEW = """	// tinyssl: init_leaf_loads() moved out of genTree for Veri
 
 		localparam leaf_load_t   LEAF_LOAD = init_leaf_loads();
 """
-_SKID_OLD = '$error("%m: Requested number of %0d FEED_STAGES exceeds SRL capacity.");'
-_SKID_NEW = '$error("%m: Requested number of %0d FEED_STAGES exceeds SRL capacity.", FEED_STAGES);'
 _FIFO_OLD = """	function abits_t INIT_ABITS();
 		automatic abits_t  abits = '{ lo: $clog2(DEPTH_REQ), hi: 0 };
 		if(abits.lo > MIN_ABITS) begin
@@ -106,7 +102,6 @@ _FIFO_NEW = """	// tinyssl: INIT_ABITS() as one int-valued function for Verilato
 _GAUGE_OLD = "`ifdef FINN_SIMULATION\n\tfifo_gauge #("
 _GAUGE_NEW = "`ifdef TINYSSL_FIFO_GAUGE  // tinyssl: simulate fifo.sv\n\tfifo_gauge #("
 PATCHES: dict[str, list[tuple[str, str]]] = {"add_multi.sv": [(_ADD_MULTI_OLD, _ADD_MULTI_NEW)],
-                                             "skid.sv": [(_SKID_OLD, _SKID_NEW)],
                                              "fifo.sv": [(_FIFO_OLD, _FIFO_NEW)]}
 _INIT_FILE = re.compile(r'(parameter\s+INIT_FILE\s*=\s*)"[^"]*/memblock\.dat"')
 _PORT = re.compile(r"^\s*(input|output)\b\s*(?:wire|logic)?\s*(\[[^\]]*\])?\s*(\w+)\s*,?", re.M)
@@ -243,15 +238,8 @@ def top_module(lanes: list[list[Layer]], texts: dict[Path, str]) -> str:
                      f"  assign out_TDATA[{k * w} +: {w}] = {w}'(l{k}_s{last}_TDATA);\n"
                      f"  assign out_TVALID[{k}] = l{k}_s{last}_TVALID;\n"
                      f"  assign l{k}_s{last}_TREADY = out_TREADY[{k}];\n")
-        for i, la in enumerate(chain[:-1]):  # FINN's skid buffer between layers
-            lines.append(_stream(f"l{k}_o{i}", la.out_width))
-            lines.append(f"  skid #(.DATA_WIDTH({la.out_width})) l{k}_skid{i} (.clk(ap_clk), "
-                         f".rst(!ap_rst_n), .idat(l{k}_o{i}_TDATA), .ivld(l{k}_o{i}_TVALID), "
-                         f".irdy(l{k}_o{i}_TREADY), .odat(l{k}_s{i + 1}_TDATA), "
-                         f".ovld(l{k}_s{i + 1}_TVALID), .ordy(l{k}_s{i + 1}_TREADY));\n")
         for i, la in enumerate(chain):
-            out = f"l{k}_s{last}" if i == last - 1 else f"l{k}_o{i}"
-            wired = {**clocks, **_axis("in0_V", f"l{k}_s{i}"), **_axis("out0_V", out)}
+            wired = {**clocks, **_axis("in0_V", f"l{k}_s{i}"), **_axis("out0_V", f"l{k}_s{i + 1}")}
             wrapper = next(f for f in la.files if _defines(texts[f], la.module))
             if la.weight_width:
                 lines.append(_stream(f"l{k}_w{i}", la.weight_width))
@@ -286,11 +274,6 @@ def design_sources(lanes: list[list[Layer]]) -> dict[str, str]:
         text = _INIT_FILE.sub(lambda m, n=path.name: m[1] + '"./' + n.replace(
             "_memstream_wrapper.v", "_memblock.dat") + '"', text)
         sources[name] = patched(name, text)
-    if any(len(chain) > 1 for chain in lanes):
-        from finn.util.settings import get_settings
-
-        skid = (Path(get_settings().finn_rtllib) / "skid" / "skid.sv").read_text()
-        sources["skid.sv"] = patched("skid.sv", skid)
     sources[TOP_FILE] = top_module(lanes, texts)
     return sources
 

@@ -92,6 +92,30 @@ def test_corrupted_threshold_and_weight_are_named(handmade, tmp_path: Path) -> N
     assert diff["image"] == 0 and diff["expected"] != diff["simulated"]
 
 
+@pytest.mark.parametrize(("dtype", "elements"), [("INT2", 4), ("UINT8", 3), ("INT11", 1),
+                                                 ("INT4", 20), ("UINT1", 9)])
+def test_word_packing_matches_finns(dtype: str, elements: int) -> None:
+    from finn.util.data_packing import npy_to_rtlsim_input, rtlsim_output_to_npy
+    from qonnx.core.datatype import DataType
+
+    from tinyssl.fpga.finn_env import finn_modules
+    from tinyssl.verify.rtl_stage import pack_words, unpack_words
+
+    finn_modules()
+    dt = DataType[dtype]
+    rng = np.random.default_rng(3)
+    values = rng.integers(dt.min(), dt.max() + 1, (50, elements)).astype(np.float32)
+    values[0], values[1] = dt.min(), dt.max()  # both range ends, every element
+    width = dt.bitwidth() * elements
+    words = pack_words(values, dt.bitwidth())
+    assert words == [int(w) for w in npy_to_rtlsim_input(values, dt, width)]  # 80 bits too
+    noisy = [w | (0b101 << width) for w in words]  # bits above the stream are ignored
+    back = unpack_words(noisy, elements, dt.bitwidth(), dt.signed())
+    assert (back == values).all()
+    assert (back == rtlsim_output_to_npy(words, None, dt, values.shape, width,
+                                         dt.bitwidth())).all()
+
+
 def test_cache_key_follows_the_verilog_only() -> None:
     sources = {"a.sv": "module a; endmodule\n", rtl_designs.TOP_FILE: "module top; endmodule\n"}
     key = rtlsim.design_key(sources)

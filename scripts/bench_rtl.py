@@ -4,9 +4,10 @@ stitched chain (with FINN's width converters and FIFOs) against FINN's Python ex
     .venv/bin/python scripts/bench_rtl.py RUN [RUN ...] [--images 100] [--reuse]
 
 Runs `verify --rtl` on each run (wall time measured here; `--reuse` reads a verify.json already
-written for that many images instead) and writes results/rtl_verify.json and
-results/rtl_verify.md: per node cycles/image next to FINN's estimate, per chain its layers,
-FIFOs and width converters, the HLS-only layers, compile/simulation/reference times.
+written for that many images instead, and the wall time from the previous results file) and
+writes results/rtl_verify.json and results/rtl_verify.md: per node cycles/image next to FINN's
+estimate, per chain its layers, FIFOs and width converters, the HLS-only layers,
+compile/simulation/reference times.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def markdown(rows: list[dict], load: str) -> str:
             fifos = sum(x.startswith("StreamingFIFO") for x in s["nodes"])
             dwcs = [x for x in s["nodes"] if x.startswith("StreamingDataWidthConverter")]
             layers = len(s["nodes"]) - fifos - len(dwcs)
-            extra = f", {len(dwcs)} width converter" if dwcs else ""
+            extra = f", {len(dwcs)} width converter{'s' if len(dwcs) > 1 else ''}" if dwcs else ""
             out.append(f"| stitched {s['nodes'][0]} .. {s['nodes'][-1]} ({layers} layers, "
                        f"{fifos} FIFOs{extra}) | {_num(s['cycles_per_image'])} | | "
                        f"{'bit-exact' if s['bit_exact'] else 'differs'} |")
@@ -111,6 +112,11 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=REPO / "results" / "rtl_verify")
     args = ap.parse_args()
     rows = [summary(run, *verify(run, args.images, args.reuse)) for run in args.runs]
+    old = args.out.with_suffix(".json")
+    timed = {r["run"]: r["verify_wall_seconds"] for r in json.loads(old.read_text())} \
+        if old.is_file() else {}
+    for row in rows:  # a reused verify.json keeps the wall time measured when it was written
+        row["verify_wall_seconds"] = row["verify_wall_seconds"] or timed.get(row["run"])
     load = f"load average {os.getloadavg()[0]:.0f} when written"
     atomic_write_bytes(args.out.with_suffix(".json"), (json.dumps(rows, indent=2) + "\n").encode())
     atomic_write_bytes(args.out.with_suffix(".md"), markdown(rows, load).encode())

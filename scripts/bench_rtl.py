@@ -1,7 +1,10 @@
 """Benchmark: `tinyssl verify RUN --rtl` on trained runs — every RTL node alone and every
 stitched chain (with FINN's width converters and FIFOs) against FINN's Python execution.
 
-    .venv/bin/python scripts/bench_rtl.py RUN [RUN ...] [--images 100] [--reuse]
+    .venv/bin/python scripts/bench_rtl.py [RUN ...] [--images 100] [--reuse]
+
+Without RUN it trains (once, kept in runs/bench-rtl/) the two runs of results/rtl_verify.md:
+tiny-w2a2 (16 px, 400 steps) and cnv-w2a2 x0.125 (32 px, 300 steps) on digits, 50 labels/class.
 
 Runs `verify --rtl` on each run (wall time measured here; `--reuse` reads a verify.json already
 written for that many images instead, and the wall time from the previous results file) and
@@ -23,6 +26,28 @@ from pathlib import Path
 from tinyssl.runs import atomic_write_bytes
 
 REPO = Path(__file__).resolve().parents[1]
+#: run name -> `tinyssl train` arguments of the runs measured in results/rtl_verify.md
+TRAINED = {
+    "rtl-tiny": ["--model", "tiny-w2a2", "--image-size", "16", "--steps", "400"],
+    "rtl-cnv": ["--model", "cnv-w2a2", "--width-mult", "0.125", "--image-size", "32",
+                "--steps", "300"],
+}
+
+
+def trained(runs_dir: Path) -> list[Path]:
+    """The TRAINED runs in runs_dir, training those not finished yet."""
+    out = []
+    for name, extra in TRAINED.items():
+        done = sorted(p.parent for p in runs_dir.glob(f"{name}-*/summary.json"))
+        if not done:
+            subprocess.run([sys.executable, "-m", "tinyssl.cli", "train", "--data", "digits",
+                            *extra, "--labels-per-class", "50", "--device", "cpu",
+                            "--no-progress", "--threads", "1", "--runs", str(runs_dir),
+                            "--name", name], check=True, env={**os.environ,
+                                                              "PYTHONPATH": str(REPO)})
+            done = sorted(p.parent for p in runs_dir.glob(f"{name}-*/summary.json"))
+        out.append(done[-1])
+    return out
 
 
 def verify(run: Path, images: int, reuse: bool) -> tuple[dict, float | None]:
@@ -106,12 +131,14 @@ def markdown(rows: list[dict], load: str) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("runs", nargs="+", type=Path)
+    ap.add_argument("runs", nargs="*", type=Path)
+    ap.add_argument("--runs-dir", type=Path, default=REPO / "runs" / "bench-rtl")
     ap.add_argument("--images", type=int, default=100)
     ap.add_argument("--reuse", action="store_true")
     ap.add_argument("--out", type=Path, default=REPO / "results" / "rtl_verify")
     args = ap.parse_args()
-    rows = [summary(run, *verify(run, args.images, args.reuse)) for run in args.runs]
+    runs = args.runs or trained(args.runs_dir)
+    rows = [summary(run, *verify(run, args.images, args.reuse)) for run in runs]
     old = args.out.with_suffix(".json")
     timed = {r["run"]: r["verify_wall_seconds"] for r in json.loads(old.read_text())} \
         if old.is_file() else {}

@@ -41,6 +41,31 @@ def _summary_table(root: Path) -> Table:
     return table
 
 
+def _fit_tables(root: Path) -> list[Table]:
+    """One table per finished fit under `root`, its stages as fit.md lists them."""
+    from tinyssl.pipeline.fit_report import STAGE_COLUMNS, fit_title, stage_rows
+    from tinyssl.report.fits import find_fits
+
+    tables = []
+    for fit in find_fits(root):
+        if not fit.result:
+            continue
+        table = Table(title=f"fit {fit.path.name}: {fit_title(fit.result)}")
+        for col in STAGE_COLUMNS:
+            table.add_column(col)
+        for cells in stage_rows(fit.result):
+            table.add_row(*cells)
+        tables.append(table)
+    return tables
+
+
+def _print_summary(root: Path) -> None:
+    console = _console()
+    console.print(_summary_table(root))
+    for table in _fit_tables(root):
+        console.print(table)
+
+
 def _run_sweep_and_report(config: Path, root: Path, workers: int,
                           ray_address: str | None = None) -> None:
     from tinyssl.pipeline.sweep import SweepConfig, run_sweep_workers
@@ -56,7 +81,7 @@ def _run_sweep_and_report(config: Path, root: Path, workers: int,
 
         failed = [o for o in run_sweep_ray(config, root, ray_address) if o.error]
     report = write_report(root)
-    _console().print(_summary_table(root))
+    _print_summary(root)
     click.echo(f"report: {report}")
     for o in failed:
         click.echo(f"cell {o.cell} failed: {o.error}", err=True)
@@ -98,7 +123,7 @@ def report(runs_dir: Path, out: Path | None) -> None:
     from tinyssl.report import write_report
 
     path = write_report(runs_dir, out)
-    _console().print(_summary_table(runs_dir))
+    _print_summary(runs_dir)
     click.echo(f"report: {path}")
 
 

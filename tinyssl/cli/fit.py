@@ -98,3 +98,20 @@ def fit(config_file: Path | None, resume: Path | None, runs_root: Path,
 
     click.echo(fit_markdown(result))
     click.echo(f"wrote {result['fit_dir']}/fit.md and fit.json")
+    click.echo(next_commands(Path(result["fit_dir"]), result))
+
+
+def next_commands(fit_dir: Path, result: dict[str, Any]) -> str:
+    """What to run next on the student (every command that takes a RUN takes FIT for it);
+    export and verify only when fit's hardware stage did not run them already."""
+    steps = [] if result.get("verify") else [
+        (f"tinyssl export {fit_dir}", "QONNX (FINN) and QCDQ ONNX (onnxruntime) files"),
+        (f"tinyssl verify {fit_dir}", "Brevitas, QONNX, FINN and onnxruntime agree bit-exactly")]
+    steps += [(f"tinyssl predict {fit_dir} IMAGES...", "classify new images into a CSV"),
+              (f"tinyssl fpga build {fit_dir} --board {result['config']['board']}",
+               "FINN estimates for another board or --target-fps")]
+    width = max(len(cmd) for cmd, _ in steps)
+    return "\n".join([f"next (each command takes the fit directory for its student "
+                      f"{fit_dir / 'student'}, the network that ships):",
+                      *(f"  {cmd:<{width}}  # {why}" for cmd, why in steps),
+                      f"  every stage's numbers: {fit_dir / 'fit.md'}"])

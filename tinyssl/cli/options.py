@@ -1,7 +1,9 @@
-"""Options and parsing several commands share (train, fit, pretrain, select)."""
+"""Options, arguments and parsing several commands share (train, fit, pretrain, select, sweep;
+the RUN of predict, eval, export, verify, probe and fpga build)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -52,3 +54,23 @@ LOG_OPTION = click.option(
     "--log", type=click.Choice(LOGGERS), help="tensorboard (default): also write TensorBoard "
     "event files into the run directory (`tensorboard --logdir runs`); none: metrics.jsonl "
     "only.")
+
+
+def _run_or_fit(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    """A fit directory stands for its student (pipeline/fit_dir.py), said in one line."""
+    from tinyssl.cli.errors import BadInput
+    from tinyssl.pipeline.fit_dir import resolve_run
+
+    try:
+        run, note = resolve_run(value)
+    except ValueError as e:
+        raise BadInput(str(e)) from None
+    if note:
+        click.echo(f"note: {note}", err=True)
+    return run
+
+
+#: The RUN argument of every command that reads a trained run (predict, eval, export,
+#: verify, probe, fpga build): a run directory, or a fit directory (its student).
+RUN_ARGUMENT = click.argument(
+    "run", type=click.Path(exists=True, file_okay=False, path_type=Path), callback=_run_or_fit)

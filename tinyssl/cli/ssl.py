@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from tinyssl.cli.errors import clean_errors
-from tinyssl.cli.options import parse_method_options
+from tinyssl.cli.options import RUN_ARGUMENT, parse_method_options
 from tinyssl.cli.train import train
 
 #: `tinyssl train` options that also make sense without labels (shared, not re-declared).
@@ -54,7 +54,7 @@ pretrain = click.Command("pretrain", callback=_pretrain, params=_pretrain_params
 
 
 @click.command()
-@click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@RUN_ARGUMENT
 @click.option("--data", required=True, help="Source to probe on (its train set gives the "
               "labelled images, its test set the accuracy).")
 @click.option("--labels", type=int, help="Total labelled images (spread over classes).")

@@ -19,6 +19,7 @@ from tinyssl.cli.options import (
     LABELS_FILE_OPTION,
     LOG_OPTION,
     RESIZE_OPTION,
+    RUN_ARGUMENT,
     SELECTION_FEATURES_OPTION,
     SELECTION_OPTION,
     SELECTION_ROUNDS_OPTION,
@@ -136,7 +137,7 @@ def train(config_file: Path | None, resume: Path | None, runs_root: Path,
 
 
 @click.command("eval")
-@click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@RUN_ARGUMENT
 @click.option("--data", help="Evaluate on this source's test set instead of the run's.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
 @clean_errors

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tinyssl.cli.errors import clean_errors
+from tinyssl.cli.options import runs_option
 
 # The report, sweep and run modules (torch, matplotlib) are imported inside the commands, so
 # that `tinyssl sweep --help` starts at once.
@@ -92,24 +93,31 @@ def _run_sweep_and_report(config: Path, root: Path, workers: int,
 
 @click.command()
 @click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@runs_option("The sweep goes to RUNS/<sweep name>/, as train's and fit's runs go under "
+             "RUNS; rerun to resume")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Sweep directory (default: runs/<sweep name>); rerun to resume.")
+              help="Or name the sweep directory itself (instead of RUNS/<sweep name>).")
 @click.option("--workers", default=1, show_default=True,
               help="Processes on this machine; other machines may run the same command on a "
-                   "shared --out at the same time.")
+                   "shared sweep directory at the same time.")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None,
               metavar="[ADDRESS]",
               help="Run each cell as a Ray task: on a new local Ray instance, or on the "
                    "cluster at ADDRESS (host:port, ray://host:port or auto).")
 @clean_errors
-def sweep(config: Path, out: Path | None, workers: int, ray_address: str | None) -> None:
+def sweep(config: Path, runs_root: Path, out: Path | None, workers: int,
+          ray_address: str | None) -> None:
     """Run a YAML grid of experiments (resumable), then write results.csv and the report."""
     from tinyssl.pipeline.sweep import SweepConfig
 
     if ray_address is not None and workers != 1:
         raise click.UsageError("--workers is for the built-in scheduler; with --ray, Ray "
                                "decides how many cells run at once.")
-    root = out or Path("runs") / SweepConfig.load(config).name
+    given = click.get_current_context().get_parameter_source("runs_root")
+    if out is not None and given is not click.core.ParameterSource.DEFAULT:
+        raise click.UsageError("give --runs (the sweep goes to RUNS/<sweep name>) or --out "
+                               "(the sweep directory itself), not both.")
+    root = out or runs_root / SweepConfig.load(config).name
     _run_sweep_and_report(config, root, workers, ray_address)
 
 
@@ -129,8 +137,7 @@ def report(runs_dir: Path, out: Path | None) -> None:
 
 @click.command(short_help="The main job on the embedded digits: supervised vs UDA on the "
                "same labels, to the FPGA.")
-@click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("runs"), show_default=True)
+@runs_option("The demo's sweep goes to RUNS/demo-<time>/")
 @clean_errors
 def demo(runs_root: Path) -> None:
     """The main job on the embedded digits data: few-label UDA and the supervised baseline on

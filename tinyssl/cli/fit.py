@@ -17,6 +17,7 @@ from tinyssl.cli.options import (
     SELECTION_ROUNDS_OPTION,
     THREADS_OPTION,
     parse_method_options,
+    runs_option,
 )
 
 
@@ -72,8 +73,7 @@ from tinyssl.cli.options import (
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]))
 @click.option("--option", "-o", "method_options", multiple=True, metavar="NAME=VALUE",
               help="View option for every stage, e.g. -o flip=true -o randaugment_policy=mild.")
-@click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("runs"), show_default=True, help="Where the fit directory goes.")
+@runs_option("Where the fit directory goes")
 @click.option("--progress/--no-progress", default=None, help="Live progress bars.")
 @LOG_OPTION
 @THREADS_OPTION

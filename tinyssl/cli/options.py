@@ -3,6 +3,7 @@ the RUN of predict, eval, export, verify, probe and fpga build)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,13 @@ def parse_method_options(values: tuple[str, ...]) -> dict[str, Any] | None:
             raise click.UsageError(f"method option '{item}' must look like name=value.")
         out[key.strip().replace("-", "_")] = yaml.safe_load(value)
     return out
+
+
+def runs_option(goes: str) -> Callable[[Any], Any]:
+    """--runs: the folder under which train, pretrain, fit, sweep, transfer and demo put
+    what they make (`goes`: what goes there), `runs` by default."""
+    return click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path),
+                        default=Path("runs"), show_default=True, help=f"{goes}.")
 
 
 #: Shared with `tinyssl fit` (no default here: an unset option leaves the YAML's value).

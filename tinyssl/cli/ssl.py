@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from tinyssl.cli.errors import clean_errors
-from tinyssl.cli.options import RUN_ARGUMENT, parse_method_options
+from tinyssl.cli.options import RUN_ARGUMENT, parse_method_options, runs_option
 from tinyssl.cli.train import train
 
 #: `tinyssl train` options that also make sense without labels (shared, not re-declared).
@@ -80,8 +80,7 @@ def probe(run: Path, data: str, labels: int | None, labels_per_class: int | None
 @click.command(short_help="Pre-train on each source, fine-tune on each target: the "
                "transfer matrix.")
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("runs"), show_default=True, help="The study goes to RUNS/<name>/.")
+@runs_option("The study goes to RUNS/<name>/")
 @clean_errors
 def transfer(config: Path, runs_root: Path) -> None:
     """Pre-train on each source × fine-tune on each target (resumable); writes the accuracy

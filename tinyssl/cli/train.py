@@ -25,6 +25,7 @@ from tinyssl.cli.options import (
     SELECTION_ROUNDS_OPTION,
     THREADS_OPTION,
     parse_method_options,
+    runs_option,
 )
 from tinyssl.config import DEFAULT_LR
 
@@ -90,8 +91,7 @@ from tinyssl.config import DEFAULT_LR
               help="Temperature-scale confidences on the validation split first.")
 @click.option("--option", "-o", "method_options", multiple=True, metavar="NAME=VALUE",
               help="Method option, e.g. -o tsa=exp -o threshold=0.9 (repeatable).")
-@click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("runs"), show_default=True, help="Where run directories go.")
+@runs_option("Where run directories go")
 @click.option("--progress/--no-progress", default=None,
               help="Live progress bar on a terminal; elsewhere (logs, CI) a plain line every "
                    "--log-every seconds.")

@@ -77,7 +77,7 @@ def select_command(data: str, budget: int | None, per_class: int | None, rule: s
     from tinyssl.data import load_dataset
     from tinyssl.select import budget_of, pool_of, select, train_features
     from tinyssl.select.embed import run_features, run_is_classifier
-    from tinyssl.select.sheet import contact_sheet, selection_csv
+    from tinyssl.select.sheet import contact_sheet, selection_csv, sheet_captions, sheet_images
     from tinyssl.train.device import pick_device, set_threads
 
     if (budget is None) == (per_class is None):
@@ -120,7 +120,8 @@ def select_command(data: str, budget: int | None, per_class: int | None, rule: s
     out.parent.mkdir(parents=True, exist_ok=True)
     selection_csv(bundle, picks, out)
     sheet = out.with_suffix(".png")
-    contact_sheet(bundle.train.x[picks.index], sheet)
+    contact_sheet(sheet_images(data, bundle, picks.index, resize or "squash"), sheet,
+                  sheet_captions(bundle, picks))
     known = bundle.train.y[picks.index]
     span = (f"; {len(np.unique(known[known >= 0]))} of {bundle.num_classes} classes among "
             f"the {int((known >= 0).sum())} with a label in the source" if bundle.num_classes

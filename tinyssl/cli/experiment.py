@@ -71,12 +71,17 @@ def _run_sweep_and_report(config: Path, root: Path, workers: int,
                           ray_address: str | None = None) -> None:
     from tinyssl.pipeline.sweep import SweepConfig, run_sweep_workers
     from tinyssl.report import write_report
+    from tinyssl.train import TrainingInterrupted
 
     cfg = SweepConfig.load(config)
     click.echo(f"sweep '{cfg.name}': {len(cfg.cells)} runs into {root}")
     failed = []
     if ray_address is None:
-        run_sweep_workers(config, root, workers)
+        try:
+            run_sweep_workers(config, root, workers)
+        except TrainingInterrupted as e:  # the sweep resumes the cell, and runs the rest
+            raise TrainingInterrupted(e.run, e.step, how=(
+                f"Continue the sweep with `tinyssl sweep {config} --out {root}`.")) from None
     else:
         from tinyssl.pipeline.sweep_ray import run_sweep_ray
 

@@ -45,7 +45,8 @@ def test_resolve_run(digits_fit: Path, tmp_path: Path) -> None:
 
 
 def test_every_command_that_reads_a_run_takes_a_fit_directory() -> None:
-    """predict, eval, export, verify, probe and fpga build share the one RUN argument."""
+    """predict, eval, export, verify, probe and fpga build share the one RUN argument (and
+    select's --run its resolution)."""
     import importlib
 
     shared = RUN_ARGUMENT(lambda run: None).__click_params__[0]  # type: ignore[attr-defined]
@@ -56,6 +57,8 @@ def test_every_command_that_reads_a_run_takes_a_fit_directory() -> None:
             command = command.commands["build"]
         [run] = [p for p in command.params if p.name == "run"]
         assert run.callback is shared.callback, name
+    select = importlib.import_module("tinyssl.cli.select").select_command
+    assert next(p for p in select.params if p.name == "run").callback is shared.callback
 
 
 def test_eval_export_predict_probe_on_a_fit_use_its_student(fit: Path, tmp_path: Path) -> None:
@@ -82,6 +85,15 @@ def test_eval_export_predict_probe_on_a_fit_use_its_student(fit: Path, tmp_path:
     assert code == 0 and NOTE in out, out
     assert json.loads((student / "probe.json").read_text())["labels"] == 20
     assert not (fit / "eval.json").exists() and not (fit / "model.qcdq.onnx").exists()
+
+
+def test_select_next_round_from_a_fit_uses_its_student(fit: Path, tmp_path: Path) -> None:
+    data = yaml.safe_load((fit / "student" / "config.yaml").read_text())["data"]
+    code, out = _invoke("select", data, "--run", str(fit), "--budget", "3",
+                        "--out", str(tmp_path / "next.csv"))
+    assert code == 0, out
+    assert f"note: {fit} {NOTE} {fit / 'student'}" in out
+    assert "picked 3 image(s) by uncertain" in out  # the student's predictions: next round
 
 
 @pytest.mark.parametrize("command", [["verify"], ["fpga", "build"], ["predict"], ["eval"],

@@ -64,11 +64,13 @@ LOG_OPTION = click.option(
     "only.")
 
 
-def _run_or_fit(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+def run_or_fit(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
     """A fit directory stands for its student (pipeline/fit_dir.py), said in one line."""
     from tinyssl.cli.errors import BadInput
     from tinyssl.pipeline.fit_dir import resolve_run
 
+    if value is None:
+        return None
     try:
         run, note = resolve_run(value)
     except ValueError as e:
@@ -81,4 +83,4 @@ def _run_or_fit(ctx: click.Context, param: click.Parameter, value: Path) -> Path
 #: The RUN argument of every command that reads a trained run (predict, eval, export,
 #: verify, probe, fpga build): a run directory, or a fit directory (its student).
 RUN_ARGUMENT = click.argument(
-    "run", type=click.Path(exists=True, file_okay=False, path_type=Path), callback=_run_or_fit)
+    "run", type=click.Path(exists=True, file_okay=False, path_type=Path), callback=run_or_fit)

@@ -9,7 +9,7 @@ import click
 import numpy as np
 
 from tinyssl.cli.errors import clean_errors
-from tinyssl.cli.options import RESIZE_OPTION, THREADS_OPTION
+from tinyssl.cli.options import RESIZE_OPTION, THREADS_OPTION, run_or_fit
 from tinyssl.data.types import DataBundle
 from tinyssl.select import FEATURES, RULES
 
@@ -37,8 +37,10 @@ def _already_labeled(run: Path | None, labels_file: Path | None,
                    "(the default with a trained --run) for the next round; uniform (at random) "
                    "to compare.")
 @click.option("--run", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="A pretrain run (its encoder gives the features) or a trained run (features "
-                   "and predictions: the next round; its labelled images are not picked again).")
+              callback=run_or_fit,
+              help="A pretrain run (its encoder gives the features) or a trained run or fit "
+                   "directory (its student: features and predictions for the next round; its "
+                   "labelled images are not picked again).")
 @click.option("--features", type=click.Choice(FEATURES), default="simclr", show_default=True,
               help="Without --run: a SimCLR encoder trained here (cached for next time) or "
                    "the pixels' principal components (instant).")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -50,14 +50,12 @@ def sheet_images(data: str, bundle: DataBundle, idx: np.ndarray, resize: str) ->
     """The picked training images at TILE px, decoded again from the source's own files when
     it has them (a folder or archive: only those files), so a sheet of 32-px training images
     is not blown up from 32 px; array sources (npz, digits, CIFAR batches) are what they are."""
-    from pathlib import PurePosixPath
-
     from tinyssl.data.folder import tree_members
     from tinyssl.data.images import convert_channels, decode
 
     names = bundle.train.names
     kind, _, where = data.partition(":")
-    if names is None or kind != "folder" or not Path(where).exists():
+    if names is None or kind != "folder" or not Path(where).exists() or not len(idx):
         return np.asarray(bundle.train.x[idx])
     wanted = {str(names[i]): k for k, i in enumerate(idx)}
     found: dict[int, np.ndarray] = {}

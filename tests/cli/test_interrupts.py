@@ -11,8 +11,10 @@ import time
 from pathlib import Path
 
 import click
+import pytest
 from click.testing import CliRunner
 
+from tinyssl.cli import main
 from tinyssl.cli.errors import clean_errors
 
 
@@ -59,3 +61,21 @@ def test_ctrl_c_during_selects_encoder_training_exits_130_saying_rerun_select(
     assert "Traceback" not in err and "Aborted!" not in err
     assert list((tmp_path / "cache").glob("encoders/*/*/checkpoints/last.pt"))
     assert not (tmp_path / "sel.csv").exists()
+
+
+def test_ctrl_c_in_a_sweep_cell_says_continue_the_sweep(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cell's own hint (`train --resume CELL_RUN`) would finish that cell alone."""
+    import tinyssl.pipeline.sweep as sweep
+    from tinyssl.train import TrainingInterrupted
+
+    def interrupted(config: Path, root: Path, workers: int) -> None:
+        raise TrainingInterrupted(root / "cells" / "c" / "run", 3)
+
+    monkeypatch.setattr(sweep, "run_sweep_workers", interrupted)
+    config = tmp_path / "grid.yaml"
+    config.write_text("name: grid\nbase: {data: digits, steps: 2}\ngrid: {seed: [0]}\n")
+    result = CliRunner().invoke(main, ["sweep", str(config), "--runs", str(tmp_path)])
+    assert result.exit_code == 130, result.output
+    assert (f"interrupted at step 3; checkpoint saved. Continue the sweep with `tinyssl sweep "
+            f"{config} --out {tmp_path / 'grid'}`.") in result.output

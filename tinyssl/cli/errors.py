@@ -3,7 +3,8 @@ and each kind of ending its exit code (the one place that maps them).
 
 Exit codes: 2 for bad usage or input (options, config, data, runs), 1 for failures while
 running (training diverged, a FINN step failed, verification found a mismatch), 130 when
-interrupted (a checkpoint was saved first)."""
+interrupted by Ctrl-C (a training loop saves a checkpoint first and names the command that
+continues it)."""
 
 from __future__ import annotations
 
@@ -37,5 +38,18 @@ def clean_errors(fn: Any) -> Any:
         except TrainingInterrupted as e:  # Ctrl-C, after the checkpoint was saved
             click.echo(str(e), err=True)
             raise SystemExit(130) from None
+        except KeyboardInterrupt:  # Ctrl-C anywhere else (click's own: "Aborted!", exit 1)
+            click.echo(f"interrupted (Ctrl-C). Run `{_command()}` again to carry on: what had "
+                       "finished is kept.", err=True)
+            raise SystemExit(130) from None
 
     return wrapper
+
+
+def _command() -> str:
+    """'tinyssl select …', 'tinyssl fpga build …': the command being run, for a hint."""
+    ctx, names = click.get_current_context(silent=True), []
+    while ctx is not None and ctx.parent is not None:
+        names.insert(0, ctx.info_name or "")
+        ctx = ctx.parent
+    return " ".join(["tinyssl", *names, "…"])

@@ -7,10 +7,11 @@ from pathlib import Path
 import click
 
 from tinyssl.cli.errors import clean_errors
+from tinyssl.cli.options import RUN_ARGUMENT
 
 
 @click.command("export")
-@click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@RUN_ARGUMENT
 @click.option("--cost", is_flag=True, help="Also print (and save to RUN/cost.json) the qonnx "
               "inference cost: MACs, bit operations, weight bits.")
 @clean_errors

@@ -28,12 +28,12 @@ from typing import Any
 import yaml
 
 from tinyssl.config import LOGGERS, DataChoice, TrainConfig, load_config, read_options
+from tinyssl.pipeline.fit_dir import FIT_FILE
 from tinyssl.runs import atomic_write_bytes, new_run_dir
 
 #: Options only the methods with a strong view accept (kept away from supervised stages).
 STRONG_VIEW_OPTIONS = ("randaugment_n", "randaugment_m", "randaugment_policy", "cutout")
 STAGES = ("baseline", "pretrain", "teacher", "float_init", "student")
-FIT_FILE = "fit.yaml"
 
 
 @dataclass

@@ -45,6 +45,7 @@ def simclr_encoder(bundle: DataBundle, data: str, image_size: int | None, resize
                    progress: bool = True) -> Path:
     """A finished SimCLR run on `bundle`'s training images under `root/<key>/`: reused when
     there, resumed when interrupted, trained otherwise."""
+    from tinyssl.train import TrainingInterrupted
     from tinyssl.train.pretext import pretrain_config
     from tinyssl.train.run import run_config, train
 
@@ -59,7 +60,12 @@ def simclr_encoder(bundle: DataBundle, data: str, image_size: int | None, resize
                                  "device": device, "progress": progress,
                                  "name": "selection-encoder", "eval_every": steps})
     resume = runs[-1] if runs else None
-    return train(run_config(cfg, resume, None), home, resume)
+    try:
+        return train(run_config(cfg, resume, None), home, resume)
+    except TrainingInterrupted as e:  # Ctrl-C: `select` again resumes this run, not `train`
+        raise TrainingInterrupted(e.run, e.step, how=(
+            f"Run the same `tinyssl select` command again: the selection encoder resumes "
+            f"from there ({e.run}).")) from None
 
 
 def _intact(run: Path) -> bool:

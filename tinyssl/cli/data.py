@@ -111,10 +111,15 @@ def _resized_from(source: str, resize: str) -> str:
 @click.option("--image-size", type=int, default=None)
 @RESIZE
 @click.option("--seed", default=0, show_default=True)
+@clean_errors
 def preview(source: str, out: Path, per_class: int, image_size: int | None, resize: str,
             seed: int) -> None:
     """A PNG grid of random training images, one row per class."""
+    import io
+
     import matplotlib
+
+    from tinyssl.runs import atomic_write_bytes
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -135,9 +140,10 @@ def preview(source: str, out: Path, per_class: int, image_size: int | None, resi
         axes[c][0].text(-0.1, 0.5, name, transform=axes[c][0].transAxes, ha="right",
                         va="center", fontsize=8)
     fig.suptitle(b.name, fontsize=9)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100, bbox_inches="tight")
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=100, bbox_inches="tight", format="png")
     plt.close(fig)
+    atomic_write_bytes(out, buf.getvalue())
     click.echo(f"wrote {out}")
 
 

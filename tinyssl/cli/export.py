@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -19,12 +18,13 @@ from tinyssl.cli.options import RUN_ARGUMENT
 def export(run: Path, cost: bool) -> None:
     """Export RUN's trained network to QONNX (for FINN) and QCDQ ONNX (for onnxruntime)."""
     from tinyssl.export import export_run, inference_cost
+    from tinyssl.runs import atomic_write_json
 
     paths = export_run(run)  # UnsupportedModelError is a ValueError: exit code 2
     for kind, path in paths.items():
         click.echo(f"{kind}: {path}")
     if cost:
         result = inference_cost(paths["qonnx"])
-        (run / "cost.json").write_text(json.dumps(result, indent=2) + "\n")
+        atomic_write_json(run / "cost.json", result)
         for key, value in result.items():
             click.echo(f"{key}: {value:,.0f}")

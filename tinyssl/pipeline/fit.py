@@ -314,5 +314,4 @@ def start_fit(cfg: FitConfig | None, runs_root: Path, resume: Path | None,
 
 def save_fit_config(cfg: FitConfig, fit_dir: Path) -> None:
     """fit.yaml: what `--resume` reads back."""
-    fit_dir.mkdir(parents=True, exist_ok=True)
-    (fit_dir / FIT_FILE).write_text(yaml.safe_dump(asdict(cfg), sort_keys=False))
+    atomic_write_bytes(fit_dir / FIT_FILE, yaml.safe_dump(asdict(cfg), sort_keys=False).encode())

@@ -283,7 +283,8 @@ TOP_FILE = "tinyssl_sim_top.sv"
 
 def stage_data(lanes: list[list[Layer]], data_dir: Path) -> None:
     """Copy the layers' memory files where the simulator runs: thresholds as FINN named them
-    (<node>_threshs_<pe>_<stage>.dat), weights as <node>_memblock.dat."""
+    (<node>_threshs_<pe>_<stage>.dat), weights as <node>_memblock.dat. `data_dir` is the
+    simulation's scratch folder, thrown away after the run: plain copies suffice."""
     data_dir.mkdir(parents=True, exist_ok=True)
     for la in {la.name: la for chain in lanes for la in chain}.values():
         for dat in la.code_dir.glob("*.dat"):

@@ -28,12 +28,12 @@ from typing import Any
 import yaml
 
 from tinyssl.config import LOGGERS, DataChoice, TrainConfig, load_config, read_options
+from tinyssl.pipeline.fit_dir import FIT_FILE
 from tinyssl.runs import atomic_write_bytes, new_run_dir
 
 #: Options only the methods with a strong view accept (kept away from supervised stages).
 STRONG_VIEW_OPTIONS = ("randaugment_n", "randaugment_m", "randaugment_policy", "cutout")
 STAGES = ("baseline", "pretrain", "teacher", "float_init", "student")
-FIT_FILE = "fit.yaml"
 
 
 @dataclass
@@ -314,5 +314,4 @@ def start_fit(cfg: FitConfig | None, runs_root: Path, resume: Path | None,
 
 def save_fit_config(cfg: FitConfig, fit_dir: Path) -> None:
     """fit.yaml: what `--resume` reads back."""
-    fit_dir.mkdir(parents=True, exist_ok=True)
-    (fit_dir / FIT_FILE).write_text(yaml.safe_dump(asdict(cfg), sort_keys=False))
+    atomic_write_bytes(fit_dir / FIT_FILE, yaml.safe_dump(asdict(cfg), sort_keys=False).encode())

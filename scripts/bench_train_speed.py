@@ -166,22 +166,25 @@ def profile_arm(args: argparse.Namespace, bundle: Any, model: str, width: float,
 
 
 def bare_ips(args: argparse.Namespace, bundle: Any, model: str, width: float, method: str,
-             teacher: Path, fast: bool) -> float:
+             teacher: Path, fast: bool) -> tuple[float, float]:
+    """(images per wall second, images per CPU second) of the bare loop."""
     h = Harness(args, bundle, model, width, method, teacher, fast)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for _ in range(args.steps):
         h.step(False)
-    return h.images / (time.perf_counter() - start)
+    return (h.images / (time.perf_counter() - start), h.images / (time.process_time() - cpu))
 
 
 def engine_ips(args: argparse.Namespace, root: Path, model: str, width: float, method: str,
-               teacher: Path, fast: bool) -> float:
+               teacher: Path, fast: bool) -> tuple[float, float]:
+    """(images per wall second, images per CPU second) of the trainer's steps."""
     cfg = load_config(None, {**base_cfg(args), "model": model, "width_mult": width,
                              "method": method, "method_options": method_options(method, teacher),
                              "steps": args.steps, "eval_every": args.steps, "fast_quant": fast,
                              "lr": 0.03})
     run = run_training(cfg, root / "engine")
-    return json.loads((run / "summary.json").read_text())["images_per_s"]
+    s = json.loads((run / "summary.json").read_text())
+    return s["images_per_s"], s["images_per_s"] * s["train_time_s"] / s["train_cpu_s"]
 
 
 def throughput(args: argparse.Namespace, bundle: Any, root: Path,
@@ -191,7 +194,7 @@ def throughput(args: argparse.Namespace, bundle: Any, root: Path,
             for f, w in FAMILIES.items() for kind in ("w2a2", "float") for m in METHODS
             for fast in (False, True) for runner in ("engine", "bare")
             if runner == "engine" or fast]
-    samples: dict[tuple, list[float]] = {a: [] for a in arms}
+    samples: dict[tuple, list[tuple[float, float]]] = {a: [] for a in arms}
     for r in range(args.rounds):
         for arm in arms:
             f, w, kind, m, fast, runner = arm
@@ -203,10 +206,13 @@ def throughput(args: argparse.Namespace, bundle: Any, root: Path,
     rows = []
     for arm, values in samples.items():
         f, w, kind, m, fast, runner = arm
+        wall, cpu = zip(*values, strict=True)
         rows.append({"family": f, "width_mult": w, "model": f"{f}-{kind}", "method": m,
                      "path": "fast" if fast else "brevitas", "runner": runner,
-                     "img_s": round(statistics.median(values), 1),
-                     "samples": [round(v, 1) for v in values]})
+                     "img_cpu_s": round(statistics.median(cpu), 1),
+                     "img_s": round(statistics.median(wall), 1),
+                     "samples_cpu": [round(v, 1) for v in cpu],
+                     "samples": [round(v, 1) for v in wall]})
     return rows
 
 
@@ -289,8 +295,8 @@ def _num(v: float | None) -> str:
     return "-" if v is None else f"{v:,.0f}"
 
 
-def _throughput_table(rows: list[dict[str, Any]]) -> list[str]:
-    ips = {(r["model"], r["method"], r["path"], r["runner"]): r["img_s"] for r in rows}
+def _throughput_table(rows: list[dict[str, Any]], key: str) -> list[str]:
+    ips = {(r["model"], r["method"], r["path"], r["runner"]): r[key] for r in rows}
     lines = ["| model | method | engine, Brevitas (before) | engine, fast (after) | speed-up | "
              "bare loop, fast | engine / bare | ÷ float twin, before | ÷ float twin, after |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
@@ -299,7 +305,7 @@ def _throughput_table(rows: list[dict[str, Any]]) -> list[str]:
             continue
         m, meth = r["model"], r["method"]
         twin = f"{r['family']}-float"
-        before, after = ips.get((m, meth, "brevitas", "engine")), r["img_s"]
+        before, after = ips.get((m, meth, "brevitas", "engine")), r[key]
         bare = ips.get((m, meth, "fast", "bare"))
         lines.append(
             f"| {m} | {meth} | {_num(before)} | {_num(after)} | {_ratio(after, before)} | "
@@ -336,18 +342,25 @@ def report(out: dict[str, Any]) -> str:
         f"families {', '.join(f'{f} ×{w:g}' for f, w in st['families'].items())} (width), "
         "torch threads 1 for throughput. The machine is a **shared** 2-core VM: load average "
         f"{out['load_average_start'][0]:.1f} at the start, {out['load_average_end'][0]:.1f} at "
-        "the end (other helpers' jobs), so absolute numbers are low and noisy; arms are "
-        f"interleaved, {st['rounds']} rounds of {st['steps']} steps each, medians shown "
-        "(every sample in the .json). Ratios within a round are what to read.",
+        "the end (other helpers' jobs); arms are interleaved, "
+        f"{st['rounds']} rounds of {st['steps']} steps each, medians shown (every sample in "
+        "the .json). Throughput is read in CPU seconds (below: why).",
         "",
     ]
     if "throughput" in out:
-        lines += ["## Throughput (images/s, median)", "",
-                  "*engine*: `run_training` (the trainer's own `images_per_s`: steps only, "
-                  "validation excluded); *bare loop*: the same method and model, draw → method "
-                  "step → backward → SGD, no EMA, schedule, logging or NaN check. Distill "
-                  "counts the student's images; its float-twin teacher runs beside it.", "",
-                  *_throughput_table(out["throughput"]), ""]
+        rows = out["throughput"]
+        lines += ["## Throughput (images per CPU second, median; 1 thread)", "",
+                  "*engine*: `run_training` (its steps only, validation excluded: "
+                  "`images_per_s` × `train_time_s` ÷ `train_cpu_s` of summary.json); *bare "
+                  "loop*: the same method and model, draw → method step → backward → SGD, no "
+                  "EMA, schedule, logging or NaN check. Distill counts the student's images; "
+                  "its float-twin teacher runs beside it. Why CPU seconds: with one thread a "
+                  "process's CPU time barely moves with the load of a shared machine, while "
+                  "its wall time follows the neighbours (wall-clock table below).", ""]
+        if "img_cpu_s" in rows[0]:
+            lines += [*_throughput_table(rows, "img_cpu_s"), "",
+                      "### The same arms in wall-clock images/s (load-dependent)", ""]
+        lines += [*_throughput_table(rows, "img_s"), ""]
     if "accuracy" in out:
         lines += ["## Same seeds, same result", "",
                   "| method | model | steps | seed | test acc, Brevitas | test acc, fast | "

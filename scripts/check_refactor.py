@@ -30,7 +30,8 @@ import numpy as np
 
 #: Wall-clock fields: measured seconds and what is computed from them; `estimated_s` is
 #: fit's timed estimate of each stage. Dropped before hashing.
-TIME_FIELDS = {"train_time_s", "images_per_s", "time_to_target_s", "wall_s", "estimated_s"}
+TIME_FIELDS = {"train_time_s", "train_cpu_s", "images_per_s", "time_to_target_s", "wall_s",
+               "estimated_s"}
 STAMP = re.compile(r"-\d{8}-\d{6}(-\d+)?")
 SMALL = ["--data", "digits", "--steps", "30", "--eval-every", "10", "--batch-size", "16",
          "--seed", "0", "--device", "cpu", "--no-progress", "--threads", "1"]

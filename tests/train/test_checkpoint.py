@@ -34,11 +34,12 @@ def test_ctrl_c_then_resume_matches_the_uninterrupted_run(tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     torch.set_num_threads(1)
     straight = run_training(load_config(None, CFG), tmp_path / "a")
-    # the keys every version has written, so an older last.pt resumes with this code
+    # the keys every version has written (train_cpu_s since 2026-12-02, read with a
+    # default), so an older last.pt resumes with this code
     assert list(torch.load(straight / "checkpoints" / "last.pt", weights_only=False)) == [
         "model", "model_spec", "classes", "step", "method", "optimizer", "scheduler", "scaler",
         "ema", "rng", "streams", "growth", "labeled", "unlabeled", "train_time_s",
-        "images_seen", "config", "running_logs", "best_val_acc", "last_val_acc",
+        "images_seen", "config", "running_logs", "train_cpu_s", "best_val_acc", "last_val_acc",
         "time_to_target_s"]
 
     original = Consistency.training_step

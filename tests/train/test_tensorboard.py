@@ -30,7 +30,7 @@ CFG = {"data": "digits", "image_size": 16, "model": "tiny-w2a2", "labels_per_cla
        "method": "uda", "pseudo_label": True, "pl_target": 0.0, "pl_every": 3, "pl_max": 10,
        "pl_threshold": 0.0, "warmup": 2, "progress": False, "device": "cpu",
        "checkpoint_every_s": 0.0}
-TIME_FIELDS = {"train_time_s", "images_per_s", "time_to_target_s"}
+TIME_FIELDS = {"train_time_s", "train_cpu_s", "images_per_s", "time_to_target_s"}
 
 
 def events(directory: Path) -> EventAccumulator:

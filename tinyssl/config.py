@@ -227,12 +227,13 @@ class TrainConfig(DataChoice):
     def method_label(self) -> str:
         """The name reports group by: `uda+pl` when pseudo-label growth is on, `uda+pl-bal`
         when it is class-balanced (`pseudolabel-bal` for the stand-alone method), `-cal` after
-        that when its confidences are temperature-scaled."""
+        that when its confidences are temperature-scaled, `-src` when another run scores."""
         if not self.pseudo_label and self.method != "pseudolabel":
             return self.method
         name = self.method if self.method == "pseudolabel" else f"{self.method}+pl"
         name = f"{name}-bal" if self.pl_balanced else name
-        return f"{name}-cal" if self.pl_calibrate else name
+        name = f"{name}-cal" if self.pl_calibrate else name
+        return f"{name}-src" if self.pl_source else name
 
     @property
     def warmup_steps(self) -> int:

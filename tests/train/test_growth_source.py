@@ -47,6 +47,7 @@ def test_source_growth_is_balanced_calibrated_and_counts_its_labels(teacher: Pat
                                                                     tmp_path: Path) -> None:
     run, _ = _student(teacher, tmp_path, "--pl-target", "0", "--pl-calibrate",
                       "--pl-balanced")
+    assert run.name.startswith("pseudolabel-bal-cal-src-")  # reports tell it apart
     mine, source = Split.load(run / "split.npz"), Split.load(teacher / "split.npz")
     np.testing.assert_array_equal(mine.labeled, source.labeled)  # the teacher's labels
     assert not np.intersect1d(mine.val, np.concatenate([source.labeled, source.val])).size

@@ -25,6 +25,8 @@ def test_the_cells_are_the_protocols() -> None:
     options = ssl_suite.pretrain_options("aid30", "simclr+twin", 1)
     assert options["method"] == "simclr" and options["steps"] == 200 and options["seed"] == 1
     assert options["method_options"] == {"flip": True}
+    # kNN never votes over every labelled image (malaria: 20 labels → k 10)
+    assert [ssl_suite.knn_k(n) for n in (20, 50, 80, 300, 1)] == [10, 20, 20, 20, 1]
 
 
 def _cell(encoder: str, seed: int, linear: float, knn: float) -> dict:
@@ -71,6 +73,6 @@ def test_a_float_twin_cell_runs_and_counts_its_labels(tmp_path: Path,
     monkeypatch.setattr(ssl_suite, "EVAL_EVERY", 5)
     monkeypatch.setattr(ssl_suite, "IMAGE_SIZE", 16)
     r = ssl_suite.run_cell("digits", "simclr+twin", 0, tmp_path)
-    assert r["labels_used"] == 100 and r["cell"] == "digits-simclr+twin-s0"
+    assert r["labels_used"] == 100 and r["cell"] == "digits-simclr+twin-s0" and r["k"] == 20
     assert r["steps"] == [5, 1] and len(r["runs"]) == 2  # the twin, then 1 quantized step
     assert 0.1 < r["linear_acc"] <= 1 and 0 < r["knn_acc"] <= 1 and r["pretrain_s"] > 0

@@ -9,6 +9,8 @@ network with the same few labels. Pre-training uses every training image, labels
     .venv/bin/python scripts/bench_ssl.py                      # pbc64 at 32 px, CPU scale
     .venv/bin/python scripts/bench_ssl.py --data digits --image-size 16 --pretrain-steps 50
 Results: results/ssl.json and results/ssl.md (appended section per configuration).
+
+    .venv/bin/python scripts/bench_ssl.py --suite   # the issue-30 comparison (ssl_suite.py)
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -38,6 +41,10 @@ def _pct(value: float | None) -> str:
 
 
 def main() -> None:
+    if "--suite" in sys.argv:  # every pretext × 4 sets × 2 seeds, resumable: ssl_suite.py
+        from ssl_suite import main as suite
+
+        return suite(sys.argv[1:])
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=f"folder:{SHARED / 'pbc64.tgz'}")
     ap.add_argument("--image-size", type=int, default=32)

@@ -84,6 +84,9 @@ class TrainConfig(DataChoice):
     pl_threshold: float = 0.9
     pl_balanced: bool = False
     pl_calibrate: bool = False  # temperature scaling on the validation split before growth
+    # a trained run (e.g. a fit's FIT/teacher) whose network scores the pool for growth; the
+    # run then labels that run's labelled images and validates on fresh ones
+    pl_source: str | None = None
     # optimisation
     steps: int = 1000
     batch_size: int = 64
@@ -168,11 +171,30 @@ class TrainConfig(DataChoice):
         if self.pl_calibrate and self.val_per_class < 1:
             raise ValueError("pl_calibrate fits its temperature on the validation split: "
                              "give val_per_class >= 1.")
+        self._check_pl_source()
         if self.freeze_encoder and not self.init:
             raise ValueError("freeze_encoder needs init (a run whose encoder to load).")
         if not isinstance(self.method_options, dict):
             raise ValueError("method_options must be a mapping of option name to value.")
         return self
+
+    def _check_pl_source(self) -> None:
+        if self.pl_source is None:
+            return
+        if not (self.pseudo_label or self.method == "pseudolabel"):
+            raise ValueError("pl_source scores the images pseudo-label growth adds: give "
+                             "pseudo_label (or method pseudolabel).")
+        if not (Path(self.pl_source) / "split.npz").is_file():
+            raise ValueError(f"pl_source must be a trained run directory (e.g. a fit's "
+                             f"FIT/teacher); {self.pl_source} has no split.npz.")
+        if (self.labels, self.labels_per_class, self.labels_file) != (None, None, None) or \
+                self.selection != "random":
+            raise ValueError("with pl_source the labelled images are the source run's: give "
+                             "no labels, labels_per_class, labels_file or selection.")
+        if self.val_per_class < 1:
+            raise ValueError("with pl_source, growth is gated (and calibrated) on a "
+                             "validation split the source never trained on: give "
+                             "val_per_class >= 1.")
 
     def _check_selection(self) -> None:
         _choice("selection", self.selection, SELECTIONS)
@@ -205,12 +227,13 @@ class TrainConfig(DataChoice):
     def method_label(self) -> str:
         """The name reports group by: `uda+pl` when pseudo-label growth is on, `uda+pl-bal`
         when it is class-balanced (`pseudolabel-bal` for the stand-alone method), `-cal` after
-        that when its confidences are temperature-scaled."""
+        that when its confidences are temperature-scaled, `-src` when another run scores."""
         if not self.pseudo_label and self.method != "pseudolabel":
             return self.method
         name = self.method if self.method == "pseudolabel" else f"{self.method}+pl"
         name = f"{name}-bal" if self.pl_balanced else name
-        return f"{name}-cal" if self.pl_calibrate else name
+        name = f"{name}-cal" if self.pl_calibrate else name
+        return f"{name}-src" if self.pl_source else name
 
     @property
     def warmup_steps(self) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from click.testing import CliRunner
 
 from tinyssl.cli import main
@@ -74,3 +75,33 @@ def test_random_init_floor_is_a_probe_row(tmp_path: Path) -> None:
         torch.testing.assert_close(a.state_dict()[name], value, msg=name)
     means = [v for k, v in a.state_dict().items() if k.endswith("running_mean")]
     assert means and any(m.abs().sum() > 0 for m in means)  # BatchNorm saw the images
+
+
+def test_float_twin_route_pretrains_carries_and_probes(tmp_path: Path) -> None:
+    res = CliRunner().invoke(main, ["pretrain", "--method", "simclr", "--float-twin", *FAST,
+                                    "--twin-quant-steps", "2", "--runs", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    runs = {json.loads((p / "summary.json").read_text())["model"]: p
+            for p in tmp_path.iterdir() if (p / "summary.json").is_file()}
+    assert set(runs) == {"tiny-float", "tiny-w2a2"}
+    twin, quant = runs["tiny-float"], runs["tiny-w2a2"]
+    cfg = yaml.safe_load((quant / "config.yaml").read_text())
+    assert cfg["init"] == str(twin) and cfg["steps"] == 2  # carried, then refined briefly
+    assert cfg["lr"] == pytest.approx(1e-2 / 3) and quant.name.startswith("simclr+twin-")
+    twin_w = load_checkpoint(twin / "checkpoints" / "last.pt")["model"]
+    quant_w = load_checkpoint(quant / "checkpoints" / "last.pt")["model"]
+    conv = next(k for k in twin_w if k.startswith("encoder.") and k.endswith("weight")
+                and twin_w[k].dim() == 4)
+    # fitted scales: the quantized layer holds w / s per channel, so directions match
+    cos = torch.nn.functional.cosine_similarity(twin_w[conv].flatten(1),
+                                                quant_w[conv].flatten(1), dim=1)
+    assert cos.min() > 0.9
+    probe = _probe(quant)
+    assert probe["encoder"] == "trained" and probe["linear_acc"] > 0.2
+    for bad, said in ((["--model", "tiny-float"], "quantized model"),
+                      (["--twin-quant-steps", "3"], "--float-twin")):
+        args = ["pretrain", *FAST, *bad, "--runs", str(tmp_path / "bad")]
+        if "--model" in bad:
+            args.insert(1, "--float-twin")
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 2 and said in res.output, res.output

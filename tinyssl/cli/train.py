@@ -89,6 +89,10 @@ from tinyssl.config import DEFAULT_LR
               help="Add the same number per class.")
 @click.option("--pl-calibrate/--no-pl-calibrate", default=None,
               help="Temperature-scale confidences on the validation split first.")
+@click.option("--pl-source", type=click.Path(exists=True, file_okay=False),
+              help="A trained run (e.g. a fit's FIT/teacher) whose network scores the images "
+                   "growth adds; this run takes its labelled images and validates on fresh "
+                   "ones (counted as labels used).")
 @click.option("--option", "-o", "method_options", multiple=True, metavar="NAME=VALUE",
               help="Method option, e.g. -o tsa=exp -o threshold=0.9 (repeatable).")
 @runs_option("Where run directories go")

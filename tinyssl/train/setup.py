@@ -116,11 +116,31 @@ def load_data(cfg: TrainConfig, resume: Path | None, split_rule: Any = None
     return split.apply_labels(bundle), split
 
 
+def source_split(cfg: TrainConfig, bundle: DataBundle) -> Split:
+    """The split of a run whose growth is scored by `cfg.pl_source`: the source's labelled
+    images (with the labels it was given), and `val_per_class` validation images per class
+    that the source neither trained nor validated on, so that its temperature and its
+    accuracy gate are measured on images it has never seen. Those are extra labels, and the
+    run counts them (growth's summary: labels_used)."""
+    from tinyssl.data.splits import draw_validation, split_around
+
+    source = Split.load(Path(cfg.pl_source) / "split.npz")  # type: ignore[arg-type]
+    if len(source.labeled) and source.labeled.max() >= len(bundle.train):
+        raise DataError(f"{cfg.pl_source} was trained on other data than {cfg.data} (its "
+                        "split indexes images this training set does not have).")
+    seen = np.concatenate([source.labeled, source.val])
+    val = draw_validation(bundle.train.y, bundle.classes, cfg.val_per_class, cfg.seed,
+                          exclude=seen)
+    return split_around(len(bundle.train), source.labeled, val, "pl-source", source.labeled_y)
+
+
 def _new_split(cfg: TrainConfig, bundle: DataBundle, cache: Path | None,
                split_rule: Any) -> Split:
     from tinyssl.data import make_split
     from tinyssl.data.splits import draw_validation, split_around
 
+    if cfg.pl_source is not None:
+        return source_split(cfg, bundle)
     if cfg.labels_file is not None:
         from tinyssl.data.labels_file import read_labels_file
 

@@ -4,14 +4,22 @@ target, every K steps move up to M confident unlabelled images into the labelled
 Growth is a training callback, not a loss, so it composes with any method that uses labels
 (`--pseudo-label` with `uda`, `fixmatch`, ...); `--method pseudolabel` is growth on top of
 plain supervised training.
+
+The confidences come from the run's own network, or (`--pl-source RUN`) from another trained
+run's, e.g. a `fit` teacher: the float teacher is far more accurate than the 2-bit network
+early on, which is when the origin's rule adds its images. The source is frozen; its
+accuracy on the run's validation split (images it never saw, see train/setup.source_split)
+is what the target gates, and its temperature is fitted there too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import torch
 
 from tinyssl.runs import append_jsonl
 from tinyssl.train.calibration import calibrate_probs
@@ -83,6 +91,8 @@ class Growth(Callback):
     def __init__(self) -> None:
         self.rule: PseudoLabelGrowth | None = None
         self.last_val: float | None = None
+        self.source: torch.nn.Module | None = None  # --pl-source's frozen network
+        self.source_val_acc: float | None = None
 
     def setup(self, trainer: Trainer) -> None:
         cfg = trainer.cfg
@@ -92,13 +102,33 @@ class Growth(Callback):
         self.rule = PseudoLabelGrowth(trainer.bundle.num_classes, cfg.pl_target, cfg.pl_every,
                                       cfg.pl_max, cfg.pl_threshold, cfg.pl_balanced,
                                       calibrate=cfg.pl_calibrate)
+        if cfg.pl_source is not None:
+            self.source = self._load_source(trainer, Path(cfg.pl_source))
+            val = predict_probs(self.source, trainer.pool.val_x).argmax(1)
+            self.source_val_acc = float((val == trainer.pool.val_y).float().mean())
+
+    @staticmethod
+    def _load_source(trainer: Trainer, run: Path) -> torch.nn.Module:
+        from tinyssl.models import load_net
+
+        net, ckpt = load_net(run)
+        spec = ckpt["model_spec"]
+        if list(ckpt["classes"]) != list(trainer.bundle.classes):
+            raise ValueError(f"pl_source {run} was trained on the classes "
+                             f"{', '.join(ckpt['classes'])}, not this data's.")
+        for key in ("image_size", "in_channels"):
+            if spec[key] != getattr(trainer.spec, key):
+                raise ValueError(f"pl_source {run} takes {key} {spec[key]}; this run's is "
+                                 f"{getattr(trainer.spec, key)}.")
+        return net.to(trainer.device).requires_grad_(False)
 
     def on_log(self, trainer: Trainer, record: dict[str, Any]) -> None:
         self.last_val = record.get("val_acc", self.last_val)
 
     def after_step(self, trainer: Trainer) -> None:
         assert self.rule is not None
-        if self.rule.due(trainer.step, self.last_val):
+        gate = self.source_val_acc if self.source is not None else self.last_val
+        if self.rule.due(trainer.step, gate):
             self.grow(trainer)
 
     def grow(self, trainer: Trainer) -> None:
@@ -106,9 +136,10 @@ class Growth(Callback):
         assert self.rule is not None
         pool, dist = trainer.pool, trainer.dist
         chosen = None
+        scorer = self.source if self.source is not None else trainer.eval_net
         if dist.main and len(pool.unlabeled_idx):
-            probs = predict_probs(trainer.eval_net, pool.images(pool.unlabeled_idx))
-            val = (predict_probs(trainer.eval_net, pool.val_x).cpu().numpy()
+            probs = predict_probs(scorer, pool.images(pool.unlabeled_idx))
+            val = (predict_probs(scorer, pool.val_x).cpu().numpy()
                    if self.rule.calibrate else None)  # temperature scaling's fit
             chosen = self.rule.select(probs.cpu().numpy(), val, pool.val_y.cpu().numpy())
         chosen = dist.broadcast(chosen)
@@ -121,6 +152,17 @@ class Growth(Callback):
                 trainer.step, labels, pool.y[moved], pool.y[pool.unlabeled_idx]))
         if len(positions):
             trainer.move_to_labeled(positions, labels)
+
+    def summary(self, trainer: Trainer, summary: dict[str, Any]) -> None:
+        """With a source: its labels count too (its validation images; its labelled ones
+        are this run's), and its gate accuracy is reported."""
+        if self.source is None:
+            return
+        from tinyssl.data.types import Split
+
+        source = Split.load(Path(trainer.cfg.pl_source) / "split.npz")  # type: ignore[arg-type]
+        summary.update(labels_used=summary["labels_used"] + len(source.val),
+                       pl_source=trainer.cfg.pl_source, pl_source_val_acc=self.source_val_acc)
 
     def state_dict(self) -> dict[str, Any]:
         assert self.rule is not None

@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
+# torch is imported inside the checkpoint functions: the CLI checks its options (and writes
+# atomic files) without paying the seconds torch takes to import.
 
 
 def new_run_dir(root: Path, name: str) -> Path:
@@ -63,12 +64,16 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """torch.save, atomically: an interrupted write never leaves a broken checkpoint."""
+    import torch
+
     buf = io.BytesIO()
     torch.save(state, buf)
     atomic_write_bytes(path, buf.getvalue())
 
 
 def _readable(path: Path) -> bool:
+    import torch
+
     try:
         torch.load(path, map_location="cpu", weights_only=False)
         return True
@@ -79,6 +84,8 @@ def _readable(path: Path) -> bool:
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """torch.load, or one sentence naming the file when it is truncated or corrupt (a disk
     filled up, a copy cut short) and saying whether the other checkpoint can stand in."""
+    import torch
+
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
@@ -104,6 +111,7 @@ def environment() -> dict[str, Any]:
     """What a run needs to be reproduced: versions, device, host."""
     import brevitas
     import numpy
+    import torch
 
     return {
         "python": sys.version.split()[0],

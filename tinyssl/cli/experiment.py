@@ -44,7 +44,6 @@ def _summary_table(root: Path) -> Table:
 def _run_sweep_and_report(config: Path, root: Path, workers: int,
                           ray_address: str | None = None) -> None:
     from tinyssl.pipeline.sweep import SweepConfig, run_sweep_workers
-    from tinyssl.report import write_report
 
     cfg = SweepConfig.load(config)
     click.echo(f"sweep '{cfg.name}': {len(cfg.cells)} runs into {root}")
@@ -55,6 +54,8 @@ def _run_sweep_and_report(config: Path, root: Path, workers: int,
         from tinyssl.pipeline.sweep_ray import run_sweep_ray
 
         failed = [o for o in run_sweep_ray(config, root, ray_address) if o.error]
+    from tinyssl.report import write_report
+
     report = write_report(root)
     _console().print(_summary_table(root))
     click.echo(f"report: {report}")
@@ -69,7 +70,7 @@ def _run_sweep_and_report(config: Path, root: Path, workers: int,
 @click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Sweep directory (default: runs/<sweep name>); rerun to resume.")
-@click.option("--workers", default=1, show_default=True,
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes on this machine; other machines may run the same command on a "
                    "shared --out at the same time.")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None,
@@ -79,13 +80,14 @@ def _run_sweep_and_report(config: Path, root: Path, workers: int,
 @clean_errors
 def sweep(config: Path, out: Path | None, workers: int, ray_address: str | None) -> None:
     """Run a YAML grid of experiments (resumable), then write results.csv and the report."""
-    from tinyssl.pipeline.sweep import SweepConfig
+    from tinyssl.pipeline.sweep import SweepConfig, check_sweep
 
     if ray_address is not None and workers != 1:
         raise click.UsageError("--workers is for the built-in scheduler; with --ray, Ray "
                                "decides how many cells run at once.")
-    root = out or Path("runs") / SweepConfig.load(config).name
-    _run_sweep_and_report(config, root, workers, ray_address)
+    cfg = SweepConfig.load(config)
+    check_sweep(cfg)  # every cell, before the sweep directory or any cell exists
+    _run_sweep_and_report(config, out or Path("runs") / cfg.name, workers, ray_address)
 
 
 @click.command()

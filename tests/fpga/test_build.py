@@ -110,7 +110,7 @@ def test_missed_fps_target_says_by_how_much_and_why() -> None:
     note = report["target_missed"]
     assert note.startswith("target 1,000,000,000,000 FPS missed")
     assert f"{report['est_fps']:,.0f} FPS" in note and report["bottleneck"] in note
-    assert f"{1e12 / report['est_fps']:,.1f}× short" in note and "folding" in note
+    assert f"{1e12 / report['est_fps']:,.0f}× short" in note and "folding" in note
 
 
 def test_folding_file_refusals(tmp_path: Path) -> None:

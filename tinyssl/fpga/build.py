@@ -130,7 +130,8 @@ def target_note(report: dict[str, Any], folding_dir: Path) -> str | None:
     at = ", ".join(f"{k} {attrs[k]}" for k in ("PE", "SIMD") if k in attrs)
     short = target / got
     return (f"target {target:,.0f} FPS missed: the estimate is {got:,.0f} FPS, "
-            f"{short:,.{1 if short < 100 else 0}f}× short, because FINN's folding is at its limit: the bottleneck "
+            f"{short:,.{1 if short < 100 else 0}f}× short, because FINN's folding is at its "
+            f"limit: the bottleneck "
             f"{report['bottleneck']} ({at + ': ' if at else ''}as parallel as FINN's SetFolding "
             f"makes it) still takes {report['bottleneck_cycles']:,} cycles per image at "
             f"{1e3 / report['clock_ns']:.0f} MHz.")

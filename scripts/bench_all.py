@@ -28,6 +28,7 @@ BENCHMARKS: list[tuple[str, list[str], str | None]] = [
     ("bench_ssl.py", [], "ssl.md"),
     ("bench_inference.py", [], "inference.md"),
     ("bench_finn_estimates.py", [], "finn_estimates.md"),
+    ("bench_rtl.py", [], "rtl_verify.md"),
     ("bench_fit.py", [], "fit.md"),
     ("bench_fit.py", ["--suite"], "fit-suite.md"),
     ("bench_train_speed.py", [], "train_speed.md"),

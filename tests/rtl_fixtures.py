@@ -106,3 +106,40 @@ def build_handmade(out_dir: Path) -> tuple[Path, dict[str, np.ndarray]]:
     out_dir.mkdir(parents=True, exist_ok=True)
     keep_generated_code(model, out_dir / "code").save(str(out_dir / "handmade.onnx"))
     return out_dir / "handmade.onnx", ref
+
+
+def width_mismatch_pair():  # -> ModelWrapper
+    """A sliding window with SIMD 1 (2-bit words, padded to 8) feeding an MVAU with SIMD 4
+    (8-bit words; narrow weights, as DSP48E1 needs), specialised to RTL: FINN needs a width
+    converter between them (the tiny-w2a2 digits build has this pair:
+    ConvolutionInputGenerator_rtl_1 -> MVAU_rtl_1)."""
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+    from qonnx.core.datatype import DataType
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.custom_op.registry import getCustomOp
+    from qonnx.util.basic import qonnx_make_model
+
+    from tinyssl.fpga.finn_env import finn_modules
+
+    finn_modules()
+    nodes = [
+        _node("ConvolutionInputGenerator", ["x"], "win", ConvKernelDim=[3, 3], IFMChannels=4,
+              IFMDim=[4, 4], OFMDim=[2, 2], SIMD=1, Stride=[1, 1], Dilation=[1, 1],
+              inputDataType="INT2", outputDataType="INT2"),
+        _node("MVAU", ["win", "w"], "y", MW=36, MH=2, SIMD=4, PE=1, inputDataType="INT2",
+              weightDataType="INT2", outputDataType="INT8", accDataType="INT8",
+              noActivation=1, numInputVectors=[1, 2, 2], mem_mode="internal_decoupled"),
+    ]
+    shapes = {"x": [1, 4, 4, 4], "win": [1, 2, 2, 36], "y": [1, 2, 2, 2]}
+    graph = helper.make_graph(
+        nodes, "pair", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shapes["x"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shapes["y"])],
+        value_info=[helper.make_tensor_value_info("win", TensorProto.FLOAT, shapes["win"])])
+    model = ModelWrapper(qonnx_make_model(graph))
+    model.set_initializer("w", np.random.default_rng(2).integers(-1, 2, (36, 2))
+                          .astype(np.float32))
+    for t, dt in (("x", "INT2"), ("win", "INT2"), ("w", "INT2"), ("y", "INT8")):
+        model.set_tensor_datatype(t, DataType[dt])
+    for node in model.graph.node:
+        getCustomOp(node).set_nodeattr("preferred_impl_style", "rtl")
+    return model.transform(SpecializeLayers(PART))

@@ -142,25 +142,6 @@ def test_refused_training_leaves_no_run_directory(tmp_path: Path) -> None:
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
 
 
-def test_threads_are_shared_with_other_tinyssl_processes(tmp_path: Path) -> None:
-    from tinyssl.train.device import other_tinyssl_processes, set_threads
-
-    before = other_tinyssl_processes()
-    fake = tmp_path / "tinyssl"  # a command line like an installed `tinyssl …`
-    fake.write_text("import time\ntime.sleep(60)\n")
-    sleeper = subprocess.Popen([sys.executable, str(fake), "train"])
-    try:
-        deadline = time.monotonic() + 10
-        while other_tinyssl_processes() == before and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert other_tinyssl_processes() == before + 1
-    finally:
-        sleeper.kill()
-    assert set_threads(1) == 1 and torch.get_num_threads() == 1
-    with pytest.raises(ValueError, match="at least 1"):
-        set_threads(0)
-
-
 def test_resize_mode_is_saved_and_predict_uses_it(tmp_path: Path) -> None:
     import csv
 

@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from fit_fixtures import small_fit
 
 from tinyssl.data import load_dataset
 from tinyssl.data.types import Split
-from tinyssl.pipeline.fit import FitConfig, save_fit_config, start_fit
+from tinyssl.pipeline.fit import FitConfig
 from tinyssl.pipeline.fit_decisions import (
     _near_chance_warnings,
     fold_holdout,
@@ -30,33 +31,12 @@ def _one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def _digits_npz(path: Path, permute_test: bool) -> str:
-    """digits as an npz source, optionally with its test labels shuffled."""
-    b = load_dataset("digits")
-    y_test = np.random.default_rng(5).permutation(b.test.y) if permute_test else b.test.y
-    np.savez(path, x_train=b.train.x, y_train=b.train.y, x_test=b.test.x, y_test=y_test)
-    return f"npz:{path}"
-
-
-def _fit(root: Path, permute_test: bool) -> Path:
-    root.mkdir()
-    data = _digits_npz(root / "digits.npz", permute_test)
-    cfg = FitConfig.load(None, {"data": data, "image_size": 16, "labels_per_class": 4,
-                                "steps": 12, "trial_steps": 6, "batch_size": 16,
-                                "unlabeled_ratio": 1.0, "hardware": False, "progress": False,
-                                "device": "cpu"})
-    fit_dir = root / "fit"
-    save_fit_config(cfg, fit_dir)
-    start_fit(cfg, root, resume=fit_dir, echo=lambda *_: None)
-    return fit_dir
-
-
 @pytest.fixture(scope="module")
-def fits(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The same small fit twice: on digits, and on digits with permuted test labels."""
+def fits(digits_fit: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The same small fit twice: on digits (the session's), and on digits with permuted test
+    labels."""
     torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("fits")
-    return _fit(root / "plain", False), _fit(root / "permuted", True)
+    return digits_fit, small_fit(tmp_path_factory.mktemp("fits") / "permuted", True)
 
 
 def _runs(fit_dir: Path) -> list[Path]:

@@ -146,6 +146,34 @@ def _folder(root: Path) -> Path:
     return root / "set"
 
 
+def test_contact_sheet_tiles_come_from_the_source_files_at_a_readable_size(
+        tmp_path: Path) -> None:
+    """Selected at 6 px, drawn from the 12-px source files at TILE px with rank · class and
+    score under each tile (the 6-px training images blown up would be mush)."""
+    from tinyssl.select.sheet import sheet_images
+
+    data = f"folder:{_folder(tmp_path)}"
+    out = tmp_path / "sel.csv"
+    code, text = _invoke("select", data, "--budget", "6", "--features", "pixels",
+                         "--image-size", "6", "--out", str(out))
+    assert code == 0, text
+    sheet = Image.open(out.with_suffix(".png"))
+    rows, cols = sheet_grid(6)
+    assert TILE >= 96 and sheet.size == (cols * (TILE + PAD) + PAD,
+                                         rows * (TILE + CAPTION + PAD) + PAD)
+    first = next(csv.DictReader(out.read_text().splitlines()))["file"]
+    source = np.asarray(Image.open(tmp_path / "set" / first).resize((TILE, TILE),
+                                                                     Image.Resampling.BILINEAR))
+    tile = np.asarray(sheet.convert("L"))[PAD:PAD + TILE, PAD:PAD + TILE]
+    assert np.abs(tile.astype(int) - source).max() <= 1  # the file itself, not the 6-px copy
+    bundle = load_dataset(data, image_size=6)
+    idx = np.arange(3)
+    assert sheet_images("digits", bundle, idx, "squash").shape == (3, 6, 6, 1)  # no files
+    # the caption band under the first tile holds text (rank · class, score)
+    band = np.asarray(sheet.convert("L"))[PAD + TILE:PAD + TILE + CAPTION, PAD:PAD + TILE]
+    assert (band < 128).sum() > 50
+
+
 def _invoke(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(main, list(args))
     return result.exit_code, result.output

@@ -18,6 +18,7 @@ from fpga_fixtures import built_run
 from onnx import numpy_helper
 
 from tinyssl.cli import main
+from tinyssl.export import write_model
 from tinyssl.models import load_net
 from tinyssl.verify import verify_run
 from tinyssl.verify.chain import load_test_images
@@ -54,7 +55,7 @@ def test_corrupted_stage_is_named(tmp_path: Path) -> None:
     values = numpy_helper.to_array(bias)
     shifted = values + 100.0 * np.arange(len(values))  # a different class wins every image
     bias.CopyFrom(numpy_helper.from_array(shifted.astype(np.float32), bias.name))
-    onnx.save(model, run / "model.qcdq.onnx")
+    write_model(run / "model.qcdq.onnx", model)  # as an exporter would: its digest matches
     result = CliRunner().invoke(main, ["verify", str(run), "--images", "8"])
     assert result.exit_code == 1
     assert "stage 'onnxruntime_qcdq' diverges from Brevitas at layer classifier" in result.output
@@ -80,7 +81,7 @@ def test_corrupted_middle_layer_is_named(tmp_path: Path) -> None:
     second_conv = [n for n in model.graph.node if n.op_type == "Conv"][1]
     weight = _weight_source(model, second_conv.input[1])
     weight.CopyFrom(numpy_helper.from_array(-numpy_helper.to_array(weight), weight.name))
-    onnx.save(model, run / "model.qcdq.onnx")
+    write_model(run / "model.qcdq.onnx", model)  # as an exporter would: its digest matches
     result = verify_run(run, images=4)
     net, _ = load_net(run)
     acts = [name for name, m in net.named_modules() if isinstance(m, QuantIdentity)]

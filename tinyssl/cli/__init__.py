@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from tinyssl import __version__
+from tinyssl.train.threads import choose_wait_policy
 
 #: name → (module, attribute, one-line help shown by `tinyssl --help`). The help line is
 #: kept here so listing the commands imports none of them; a test checks it matches the
@@ -74,6 +75,7 @@ class LazyGroup(click.Group):
         if name not in COMMANDS:
             return None
         module, attr, _ = COMMANDS[name]
+        choose_wait_policy()  # before the command's module imports torch
         return getattr(importlib.import_module(module), attr)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:

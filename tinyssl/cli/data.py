@@ -78,11 +78,29 @@ def info(source: str, image_size: int | None, resize: str, labels: int | None,
     console = Console()
     # Title and shape as plain lines: a table caption would wrap to the table's width.
     console.print(f"[bold]{b.name}[/bold]: {b.num_classes} classes, images "
-                  f"{'×'.join(map(str, b.image_shape))} (H×W×C) uint8",
+                  f"{'×'.join(map(str, b.image_shape))} (H×W×C) uint8"
+                  + ("" if image_size is None else _resized_from(source, resize)),
                   highlight=False, soft_wrap=True)
     console.print(table)
     if b.unlabeled is not None:
         console.print(f"unlabelled (source-provided): {len(b.unlabeled)}")
+
+
+#: What each resize mode does to a non-square image, for `data info`.
+RESIZE_WORDS = {"squash": "non-square images are stretched",
+                "center-crop": "non-square images are centre-cropped",
+                "pad": "non-square images are padded with black"}
+
+
+def _resized_from(source: str, resize: str) -> str:
+    """', resized from the source's 64×48 px (--resize squash: …)': what
+    --image-size did, from the images at their own size (mixed sizes cannot load so)."""
+    try:
+        h, w, _ = load_dataset(source, None, resize=resize).image_shape
+        own = f"the source's {h}×{w} px"
+    except (DataError, ValueError):
+        own = "the source's images of mixed sizes"
+    return f", resized from {own} (--resize {resize}: {RESIZE_WORDS[resize]})"
 
 
 @data.command()
@@ -93,10 +111,15 @@ def info(source: str, image_size: int | None, resize: str, labels: int | None,
 @click.option("--image-size", type=int, default=None)
 @RESIZE
 @click.option("--seed", default=0, show_default=True)
+@clean_errors
 def preview(source: str, out: Path, per_class: int, image_size: int | None, resize: str,
             seed: int) -> None:
     """A PNG grid of random training images, one row per class."""
+    import io
+
     import matplotlib
+
+    from tinyssl.runs import atomic_write_bytes
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -117,9 +140,10 @@ def preview(source: str, out: Path, per_class: int, image_size: int | None, resi
         axes[c][0].text(-0.1, 0.5, name, transform=axes[c][0].transAxes, ha="right",
                         va="center", fontsize=8)
     fig.suptitle(b.name, fontsize=9)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100, bbox_inches="tight")
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=100, bbox_inches="tight", format="png")
     plt.close(fig)
+    atomic_write_bytes(out, buf.getvalue())
     click.echo(f"wrote {out}")
 
 

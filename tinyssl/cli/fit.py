@@ -17,6 +17,7 @@ from tinyssl.cli.options import (
     SELECTION_ROUNDS_OPTION,
     THREADS_OPTION,
     parse_method_options,
+    runs_option,
 )
 
 
@@ -74,8 +75,7 @@ from tinyssl.cli.options import (
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]))
 @click.option("--option", "-o", "method_options", multiple=True, metavar="NAME=VALUE",
               help="View option for every stage, e.g. -o flip=true -o randaugment_policy=mild.")
-@click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("runs"), show_default=True, help="Where the fit directory goes.")
+@runs_option("Where the fit directory goes")
 @click.option("--progress/--no-progress", default=None, help="Live progress bars.")
 @LOG_OPTION
 @THREADS_OPTION
@@ -101,3 +101,20 @@ def fit(config_file: Path | None, resume: Path | None, runs_root: Path,
 
     click.echo(fit_markdown(result))
     click.echo(f"wrote {result['fit_dir']}/fit.md and fit.json")
+    click.echo(next_commands(Path(result["fit_dir"]), result))
+
+
+def next_commands(fit_dir: Path, result: dict[str, Any]) -> str:
+    """What to run next on the student (every command that takes a RUN takes FIT for it);
+    export and verify only when fit's hardware stage did not run them already."""
+    steps = [] if result.get("verify") else [
+        (f"tinyssl export {fit_dir}", "QONNX (FINN) and QCDQ ONNX (onnxruntime) files"),
+        (f"tinyssl verify {fit_dir}", "Brevitas, QONNX, FINN and onnxruntime agree bit-exactly")]
+    steps += [(f"tinyssl predict {fit_dir} IMAGES...", "classify new images into a CSV"),
+              (f"tinyssl fpga build {fit_dir} --board {result['config']['board']}",
+               "FINN estimates for another board or --target-fps")]
+    width = max(len(cmd) for cmd, _ in steps)
+    return "\n".join([f"next (each command takes the fit directory for its student "
+                      f"{fit_dir / 'student'}, the network that ships):",
+                      *(f"  {cmd:<{width}}  # {why}" for cmd, why in steps),
+                      f"  every stage's numbers: {fit_dir / 'fit.md'}"])

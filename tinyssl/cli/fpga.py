@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from tinyssl.cli.errors import clean_errors
+from tinyssl.cli.options import RUN_ARGUMENT
 
 
 @click.group("fpga")
@@ -15,7 +16,7 @@ def fpga() -> None:
 
 
 @fpga.command("build")
-@click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@RUN_ARGUMENT
 @click.option("--board", default="Pynq-Z1", show_default=True,
               help="Pynq-Z1, Pynq-Z2, ZCU104, KV260 (hw/boards.yaml) or an FPGA part number.")
 @click.option("--target-fps", type=float, default=1000.0, show_default=True,

@@ -1,7 +1,10 @@
-"""Options and parsing several commands share (train, fit, pretrain, select)."""
+"""Options, arguments and parsing several commands share (train, fit, pretrain, select, sweep;
+the RUN of predict, eval, export, verify, probe and fpga build)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -22,6 +25,13 @@ def parse_method_options(values: tuple[str, ...]) -> dict[str, Any] | None:
             raise click.UsageError(f"method option '{item}' must look like name=value.")
         out[key.strip().replace("-", "_")] = yaml.safe_load(value)
     return out
+
+
+def runs_option(goes: str) -> Callable[[Any], Any]:
+    """--runs: the folder under which train, pretrain, fit, sweep, transfer and demo put
+    what they make (`goes`: what goes there), `runs` by default."""
+    return click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path),
+                        default=Path("runs"), show_default=True, help=f"{goes}.")
 
 
 #: Shared with `tinyssl fit` (no default here: an unset option leaves the YAML's value).
@@ -52,3 +62,25 @@ LOG_OPTION = click.option(
     "--log", type=click.Choice(LOGGERS), help="tensorboard (default): also write TensorBoard "
     "event files into the run directory (`tensorboard --logdir runs`); none: metrics.jsonl "
     "only.")
+
+
+def run_or_fit(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """A fit directory stands for its student (pipeline/fit_dir.py), said in one line."""
+    from tinyssl.cli.errors import BadInput
+    from tinyssl.pipeline.fit_dir import resolve_run
+
+    if value is None:
+        return None
+    try:
+        run, note = resolve_run(value)
+    except ValueError as e:
+        raise BadInput(str(e)) from None
+    if note:
+        click.echo(f"note: {note}", err=True)
+    return run
+
+
+#: The RUN argument of every command that reads a trained run (predict, eval, export,
+#: verify, probe, fpga build): a run directory, or a fit directory (its student).
+RUN_ARGUMENT = click.argument(
+    "run", type=click.Path(exists=True, file_okay=False, path_type=Path), callback=run_or_fit)

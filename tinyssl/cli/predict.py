@@ -8,11 +8,12 @@ from pathlib import Path
 import click
 
 from tinyssl.cli.errors import clean_errors
+from tinyssl.cli.options import RUN_ARGUMENT
 from tinyssl.pipeline.predict import ENGINES  # light: torch is imported when an engine runs
 
 
 @click.command()
-@click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@RUN_ARGUMENT
 @click.argument("images", nargs=-1, required=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="CSV to write (default: RUN/predictions.csv).")

@@ -9,7 +9,7 @@ import click
 import numpy as np
 
 from tinyssl.cli.errors import clean_errors
-from tinyssl.cli.options import RESIZE_OPTION, THREADS_OPTION
+from tinyssl.cli.options import RESIZE_OPTION, THREADS_OPTION, run_or_fit
 from tinyssl.data.types import DataBundle
 from tinyssl.select import FEATURES, RULES
 
@@ -37,8 +37,10 @@ def _already_labeled(run: Path | None, labels_file: Path | None,
                    "(the default with a trained --run) for the next round; uniform (at random) "
                    "to compare.")
 @click.option("--run", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="A pretrain run (its encoder gives the features) or a trained run (features "
-                   "and predictions: the next round; its labelled images are not picked again).")
+              callback=run_or_fit,
+              help="A pretrain run (its encoder gives the features) or a trained run or fit "
+                   "directory (its student: features and predictions for the next round; its "
+                   "labelled images are not picked again).")
 @click.option("--features", type=click.Choice(FEATURES), default="simclr", show_default=True,
               help="Without --run: a SimCLR encoder trained here (cached for next time) or "
                    "the pixels' principal components (instant).")
@@ -77,7 +79,7 @@ def select_command(data: str, budget: int | None, per_class: int | None, rule: s
     from tinyssl.data import load_dataset
     from tinyssl.select import budget_of, pool_of, select, train_features
     from tinyssl.select.embed import run_features, run_is_classifier
-    from tinyssl.select.sheet import contact_sheet, selection_csv
+    from tinyssl.select.sheet import contact_sheet, selection_csv, sheet_captions, sheet_images
     from tinyssl.train.device import pick_device, set_threads
 
     if (budget is None) == (per_class is None):
@@ -120,7 +122,8 @@ def select_command(data: str, budget: int | None, per_class: int | None, rule: s
     out.parent.mkdir(parents=True, exist_ok=True)
     selection_csv(bundle, picks, out)
     sheet = out.with_suffix(".png")
-    contact_sheet(bundle.train.x[picks.index], sheet)
+    contact_sheet(sheet_images(data, bundle, picks.index, resize or "squash"), sheet,
+                  sheet_captions(bundle, picks))
     known = bundle.train.y[picks.index]
     span = (f"; {len(np.unique(known[known >= 0]))} of {bundle.num_classes} classes among "
             f"the {int((known >= 0).sum())} with a label in the source" if bundle.num_classes

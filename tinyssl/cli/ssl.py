@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from tinyssl.cli.errors import clean_errors
-from tinyssl.cli.options import parse_method_options
+from tinyssl.cli.options import RUN_ARGUMENT, parse_method_options, runs_option
 from tinyssl.cli.train import train
 
 #: `tinyssl train` options that also make sense without labels (shared, not re-declared).
@@ -54,7 +54,7 @@ pretrain = click.Command("pretrain", callback=_pretrain, params=_pretrain_params
 
 
 @click.command()
-@click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@RUN_ARGUMENT
 @click.option("--data", required=True, help="Source to probe on (its train set gives the "
               "labelled images, its test set the accuracy).")
 @click.option("--labels", type=int, help="Total labelled images (spread over classes).")
@@ -80,8 +80,7 @@ def probe(run: Path, data: str, labels: int | None, labels_per_class: int | None
 @click.command(short_help="Pre-train on each source, fine-tune on each target: the "
                "transfer matrix.")
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("runs"), show_default=True, help="The study goes to RUNS/<name>/.")
+@runs_option("The study goes to RUNS/<name>/")
 @clean_errors
 def transfer(config: Path, runs_root: Path) -> None:
     """Pre-train on each source × fine-tune on each target (resumable); writes the accuracy

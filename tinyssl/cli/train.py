@@ -19,11 +19,13 @@ from tinyssl.cli.options import (
     LABELS_FILE_OPTION,
     LOG_OPTION,
     RESIZE_OPTION,
+    RUN_ARGUMENT,
     SELECTION_FEATURES_OPTION,
     SELECTION_OPTION,
     SELECTION_ROUNDS_OPTION,
     THREADS_OPTION,
     parse_method_options,
+    runs_option,
 )
 from tinyssl.config import DEFAULT_LR
 
@@ -89,8 +91,7 @@ from tinyssl.config import DEFAULT_LR
               help="Temperature-scale confidences on the validation split first.")
 @click.option("--option", "-o", "method_options", multiple=True, metavar="NAME=VALUE",
               help="Method option, e.g. -o tsa=exp -o threshold=0.9 (repeatable).")
-@click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("runs"), show_default=True, help="Where run directories go.")
+@runs_option("Where run directories go")
 @click.option("--progress/--no-progress", default=None,
               help="Live progress bar on a terminal; elsewhere (logs, CI) a plain line every "
                    "--log-every seconds.")
@@ -136,7 +137,7 @@ def train(config_file: Path | None, resume: Path | None, runs_root: Path,
 
 
 @click.command("eval")
-@click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@RUN_ARGUMENT
 @click.option("--data", help="Evaluate on this source's test set instead of the run's.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
 @clean_errors

@@ -7,11 +7,12 @@ from pathlib import Path
 import click
 
 from tinyssl.cli.errors import clean_errors
+from tinyssl.cli.options import RUN_ARGUMENT
 from tinyssl.verify import DEFAULT_IMAGES
 
 
 @click.command("verify")
-@click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@RUN_ARGUMENT
 @click.option("--images", type=int, default=DEFAULT_IMAGES, show_default=True,
               help="Test images run through every stage (FINN's Python execution is slow).")
 @click.option("--data", default=None, help="Data source to test on (default: the run's).")

@@ -47,8 +47,13 @@ def arrange(source: Path, labels_csv: Path, out: Path) -> dict[str, int]:
     if unknown := sorted(set(labels) - known):
         raise DataError(f"{labels_csv}: {len(unknown)} file(s) are not images of {source}, "
                         f"e.g. {', '.join(map(repr, unknown[:3]))}.")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    # The tree is built in a temporary sibling and renamed in whole: a failed copy (disk
+    # full, read-only) leaves no DIR that looks arranged.
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    except OSError as e:  # name the folder asked for, not the temporary one
+        raise OSError(e.errno, e.strerror, str(out)) from None
     counts: Counter[str] = Counter()
     try:
         for split, by_class in tree.items():
@@ -68,6 +73,8 @@ def arrange(source: Path, labels_csv: Path, out: Path) -> dict[str, int]:
                         shutil.copyfile(src, target)
                     counts[key] += 1
         os.rename(tmp, out)
+    except OSError as e:
+        raise OSError(e.errno, e.strerror, str(out)) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     counts.pop("", None)

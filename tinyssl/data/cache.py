@@ -17,6 +17,7 @@ misses a zeroed stretch between samples.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -72,13 +73,10 @@ def fingerprint(path: Path, root: Path) -> str:
     if memo.is_file():
         return memo.read_text()
     digest = _sha256(path)
-    try:
-        memo.parent.mkdir(parents=True, exist_ok=True)
-        tmp = memo.with_name(f".{stat_key}.{os.getpid()}")
-        tmp.write_text(digest)
-        os.replace(tmp, memo)
-    except OSError:
-        pass  # a read-only cache still works, it just hashes again next time
+    from tinyssl.runs import atomic_write_text
+
+    with contextlib.suppress(OSError):  # a read-only cache still works: it hashes again
+        atomic_write_text(memo, digest)
     return digest
 
 
@@ -139,8 +137,14 @@ def load_cached(root: Path, key: str) -> DataBundle | None:
 
 
 def save_cached(root: Path, key: str, bundle: DataBundle) -> None:
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{key}."))
+    """The entry is written whole into a temporary sibling and renamed in (one rename for a
+    folder of arrays, not fsynced file by file: the sha256 each load checks catches what a
+    power cut could leave); a cache that cannot be written is skipped: it only saves time."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{key}."))
+    except OSError:
+        return
     try:
         for part in _PARTS:
             s = getattr(bundle, part)

@@ -7,9 +7,7 @@ file is moved into place, so a partial or tampered download never reaches the lo
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import tempfile
+import http.client
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -33,17 +31,18 @@ def md5sum(path: Path, chunk: int = 1 << 20) -> str:
 
 def fetch(url: str, dest: Path, md5: str | None) -> Path:
     """Download `url` to `dest` (atomically), checking `md5` when given."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
+    from tinyssl.runs import atomic_output
+
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:
-            shutil.copyfileobj(resp, out)
-        if md5 is not None and (got := md5sum(Path(tmp))) != md5:
-            raise DataError(f"download of {url} is corrupt: md5 {got}, expected {md5}.")
-        os.replace(tmp, dest)
-    except (urllib.error.URLError, OSError) as e:
+        with atomic_output(dest) as out, urllib.request.urlopen(url, timeout=60) as resp:
+            h = hashlib.md5()
+            while block := resp.read(1 << 20):
+                h.update(block)
+                out.write(block)
+            if md5 is not None and (got := h.hexdigest()) != md5:
+                raise DataError(f"download of {url} is corrupt: md5 {got}, expected {md5}.")
+    except (urllib.error.URLError, ConnectionError, TimeoutError, http.client.HTTPException
+            ) as e:  # the network failed; a disk that fails is the CLI's OS-error sentence
         raise DataError(f"could not download {url} ({e}); without internet, place the file "
                         f"at {dest} yourself.") from None
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return dest

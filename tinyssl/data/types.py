@@ -6,6 +6,7 @@ A dataset is uint8 images N×H×W×C in memory (or memory-mapped) with int64 lab
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,9 +62,13 @@ class Split:
     labeled_y: np.ndarray | None = None
 
     def save(self, path: Path) -> None:
+        from tinyssl.runs import atomic_write_bytes
+
         extra = {} if self.labeled_y is None else {"labeled_y": self.labeled_y}
-        np.savez(path, labeled=self.labeled, val=self.val, unlabeled=self.unlabeled,
+        buf = io.BytesIO()
+        np.savez(buf, labeled=self.labeled, val=self.val, unlabeled=self.unlabeled,
                  source=np.array(self.source), **extra)
+        atomic_write_bytes(path, buf.getvalue())
 
     @classmethod
     def load(cls, path: Path) -> Split:

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["QCDQ_NAME", "QONNX_NAME", "UnsupportedModelError", "check_finn_compatible",
-           "ensure_exported", "export_qonnx", "export_run", "inference_cost",
-           "require_classifier", "to_qcdq"]
+           "damage", "ensure_exported", "export_qonnx", "export_run", "inference_cost",
+           "load_model", "require_classifier", "to_qcdq", "write_model"]
 
 #: Imported on first use (PEP 562), so `tinyssl export --help` starts without torch.
 _LAZY = {"UnsupportedModelError": "finn_check", "check_finn_compatible": "finn_check",
@@ -58,15 +58,82 @@ def export_run(run: Path) -> dict[str, Path]:
     return {"qonnx": qonnx_path, "qcdq": qcdq_path}
 
 
+#: metadata_props key of the sha256 an exported model carries of itself (serialised without
+#: that entry). Protobuf has no checksum of its own: a zeroed stretch of weights would parse.
+DIGEST_KEY = "tinyssl_sha256"
+
+
+def write_model(path: Path, model: Any) -> None:
+    """An onnx ModelProto to `path`, atomically, carrying its own sha256 (one file: no
+    sidecar that a crash could leave out of step with it)."""
+    import hashlib
+
+    from tinyssl.runs import atomic_write_bytes
+
+    for i in reversed(range(len(model.metadata_props))):
+        if model.metadata_props[i].key == DIGEST_KEY:
+            del model.metadata_props[i]
+    digest = hashlib.sha256(model.SerializeToString()).hexdigest()
+    entry = model.metadata_props.add()
+    entry.key, entry.value = DIGEST_KEY, digest
+    atomic_write_bytes(Path(path), model.SerializeToString())
+    del model.metadata_props[-1]  # the caller's model is left as it was
+
+
+def damage(path: Path) -> str | None:
+    """Why the exported model at `path` cannot be trusted (it does not parse, or its bytes
+    differ from the sha256 it carries), or None when it is intact (a model exported before
+    digests were embedded only has to parse)."""
+    import hashlib
+
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    try:
+        model = onnx.load_from_string(Path(path).read_bytes())
+    except (DecodeError, ValueError) as e:
+        return f"it does not parse: {type(e).__name__}"
+    props = [p for p in model.metadata_props if p.key == DIGEST_KEY]
+    if not props:
+        return None
+    want = props[-1].value
+    model.metadata_props.remove(props[-1])
+    if hashlib.sha256(model.SerializeToString()).hexdigest() != want:
+        return "its bytes differ from the sha256 written into it at export"
+    return None
+
+
+def load_model(path: Path) -> Any:
+    """A ModelWrapper of an exported model, or one sentence naming the file and the fix."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no exported model at {path}: run `tinyssl export "
+                                f"{path.parent}`.")
+    if why := damage(path):
+        raise ValueError(f"{path} is truncated or corrupt ({why}); re-export it with "
+                         f"`tinyssl export {path.parent}`.")
+    return ModelWrapper(str(path))
+
+
 def ensure_exported(run: Path) -> dict[str, Path]:
-    """Export unless both graphs exist and are newer than the checkpoint they came from."""
+    """Export unless both graphs exist, are intact and are newer than the checkpoint they
+    came from. A damaged one is re-exported (a few seconds) with a warning naming it."""
+    import warnings
+
     from tinyssl.runs import find_checkpoint
 
     run = Path(run)
     paths = {"qonnx": run / QONNX_NAME, "qcdq": run / QCDQ_NAME}
     ckpt_time = find_checkpoint(run).stat().st_mtime
     if all(p.is_file() and p.stat().st_mtime >= ckpt_time for p in paths.values()):
-        return paths
+        damaged = {p: why for p in paths.values() if (why := damage(p))}
+        if not damaged:
+            return paths
+        for p, why in damaged.items():
+            warnings.warn(f"{p} is truncated or corrupt ({why}); re-exported from the "
+                          "checkpoint.", stacklevel=2)
     return export_run(run)
 
 

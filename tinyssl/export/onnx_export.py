@@ -30,6 +30,8 @@ def export_qonnx(net: Net, in_channels: int, image_size: int, path: Path) -> Mod
     """Export encoder + classifier (never pretext heads) to a cleaned QONNX file at `path`."""
     from brevitas.export import export_qonnx as brevitas_export
 
+    from tinyssl.export import write_model
+
     check_finn_compatible(net)
     net = net.eval().cpu()
     example = torch.rand(1, in_channels, image_size, image_size)
@@ -42,8 +44,7 @@ def export_qonnx(net: Net, in_channels: int, image_size: int, path: Path) -> Mod
         model = cleanup_model(ModelWrapper(str(raw)))
     model = _prepend_pixel_scaling(model)
     model = cleanup_model(model)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model.save(str(path))
+    write_model(path, model.model)
     return model
 
 
@@ -65,6 +66,8 @@ def to_qcdq(qonnx_path: Path, path: Path) -> None:
     qonnx's QuantToQCDQ leaves BipolarQuant (1-bit) nodes alone, so those are rewritten here
     as Where(x >= 0, scale, -scale), the exact bipolar definition in standard ONNX ops.
     """
+    from tinyssl.export import write_model
+
     model = ModelWrapper(str(qonnx_path)).transform(QuantToQCDQ())
     model = _bipolar_to_where(model)
     model = model.transform(RemoveUnusedTensors()).transform(GiveUniqueNodeNames())
@@ -72,8 +75,7 @@ def to_qcdq(qonnx_path: Path, path: Path) -> None:
     if left:
         raise ValueError(f"QCDQ conversion left non-standard ops {left} that onnxruntime "
                          "cannot run.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model.save(str(path))
+    write_model(path, model.model)
 
 
 def _bipolar_to_where(model: ModelWrapper) -> ModelWrapper:

@@ -15,6 +15,7 @@ from typing import Any
 from tinyssl.fpga.boards import RESOURCES, Board
 from tinyssl.fpga.finn_env import detect_toolchain, finn_modules, finn_session
 from tinyssl.fpga.options import check_build_options, read_folding, unknown_folding_layers
+from tinyssl.runs import atomic_write_json, atomic_write_text
 
 #: The steps past the estimates, and the Xilinx tools each needs.
 HARDWARE_STEPS: dict[str, str] = {
@@ -75,6 +76,7 @@ def build_run(run: Path, board: str = "Pynq-Z1", target_fps: float = DEFAULT_FPS
     run = Path(run)
     target = check_build_options(board, target_fps, clock_ns, folding)
     qonnx = ensure_exported(run)["qonnx"]
+    (run / "fpga" / "report.json").unlink(missing_ok=True)  # stale once the build restarts
     tools = detect_toolchain()
     out = finn_dir(run)
     run_finn(qonnx, dataflow_config(target, out, target_fps, clock_ns, folding,
@@ -95,7 +97,10 @@ def build_run(run: Path, board: str = "Pynq-Z1", target_fps: float = DEFAULT_FPS
 
 
 def run_finn(qonnx: Path, cfg: Any) -> None:
-    """FINN's build of `qonnx` with `cfg`, its failure as one RuntimeError."""
+    """FINN's build of `qonnx` with `cfg`, its failure as one RuntimeError. FINN writes its
+    output folder itself (dozens of files, through its own code): it is left to do so, and
+    the run's fpga/report.json, written atomically after a build succeeded, is what marks a
+    build finished (build_run removes the old one first)."""
     out = Path(cfg.output_dir)
     with finn_session():
         code = finn_modules().build_dataflow_cfg(str(qonnx), cfg)
@@ -182,9 +187,8 @@ def summarize(report_dir: Path, board: Board, clock_ns: float, target_fps: float
 
 
 def write_report(fpga_dir: Path, report: dict[str, Any]) -> None:
-    fpga_dir.mkdir(parents=True, exist_ok=True)
-    (fpga_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    (fpga_dir / "report.md").write_text(report_markdown(report))
+    atomic_write_text(fpga_dir / "report.md", report_markdown(report))
+    atomic_write_json(fpga_dir / "report.json", report)  # last: what marks the build done
 
 
 def report_markdown(r: dict[str, Any]) -> str:

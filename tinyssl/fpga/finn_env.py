@@ -11,8 +11,9 @@ machine without Vivado, `finn.builder` fails at import because `build_dataflow_s
   RTL simulation is actually attempted. Every step up to the estimate reports never uses it;
 - without Vivado, let `build_dataflow.get_vivado_root` (called only to stamp the tool version
   into metadata_builder.json at the end of every build) return "none" instead of raising;
-- `finn_session()` undoes what `build_dataflow_cfg` does to the process: it replaces
-  sys.stdout/sys.stderr with its own loggers and adds handlers to the root logger;
+- `finn_session()` keeps FINN's step messages in its build log (not the terminal) and undoes
+  what `build_dataflow_cfg` does to the process: it replaces sys.stdout/sys.stderr with its
+  own loggers and adds handlers to the root logger;
 - point FINN_BUILD_DIR (FINN's scratch space for generated code) at the system temp directory
   unless the user set it, instead of a FINN_TMP folder in the current directory.
 
@@ -96,13 +97,26 @@ def finn_modules() -> ModuleType:
 
 @contextlib.contextmanager
 def finn_session() -> Iterator[None]:
-    """Run a FINN build and give the process its stdout, stderr and logging back afterwards."""
+    """Run a FINN build with its messages in its build log only, and give the process its
+    stdout, stderr and logging back afterwards.
+
+    `build_dataflow_cfg` wraps stdout/stderr in its PrintLogger, which copies every line
+    (about 25 timestamped "Running step …" lines per build) to the build log *and* the
+    terminal, where they land in the middle of `fit`, `demo` and `verify` output. It leaves
+    streams that are PrintLoggers already alone, so we hand it PrintLoggers whose terminal
+    side is os.devnull: the lines still reach build_dataflow.log (and a failed build's error
+    is read from there, fpga/build.py)."""
+    build_dataflow = finn_modules()
     stdout, stderr = sys.stdout, sys.stderr
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    try:
-        yield
-    finally:
-        sys.stdout, sys.stderr = stdout, stderr
-        root.handlers[:] = handlers
-        root.setLevel(level)
+    log = logging.getLogger("build_dataflow")  # the logger FINN's own PrintLoggers write to
+    with open(os.devnull, "w") as quiet:
+        sys.stdout = build_dataflow.PrintLogger(log, logging.INFO, quiet)
+        sys.stderr = build_dataflow.PrintLogger(log, logging.ERROR, quiet)
+        try:
+            yield
+        finally:
+            sys.stdout, sys.stderr = stdout, stderr
+            root.handlers[:] = handlers
+            root.setLevel(level)

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from tinyssl.fpga.boards import resolve_board
 from tinyssl.fpga.build import DEFAULT_FPS, dataflow_config
+from tinyssl.runs import atomic_copy, atomic_copytree, atomic_write_json, atomic_write_text
 
 #: FINN resumes here; the model it loads is the one saved after the previous step.
 START_STEP = "step_assign_ddr_weight_offsets"
@@ -67,22 +67,24 @@ def write_handoff(run: Path, finn_out: Path, dest: Path, variant: str,
                           hardware=True, start_step=START_STEP, **(overrides or {}))
     if report["target_fps"] is None:  # built from a folding file: name the copy kept here
         cfg.target_fps, cfg.folding_config_file = None, "folding_config.json"
+    # Each file is written atomically and manifest.json last: a hand-off without a manifest
+    # is unfinished. (The folder is not built aside and renamed in: the generated code's
+    # model holds absolute paths.)
     (dest / BUILD_DIR / "intermediate_models").mkdir(parents=True)
-    shutil.copy(resume, dest / BUILD_DIR / "intermediate_models" / RESUME_MODEL)
-    shutil.copy(finn_out / "intermediate_models" / "dataflow_parent.onnx",
+    atomic_copy(resume, dest / BUILD_DIR / "intermediate_models" / RESUME_MODEL)
+    atomic_copy(finn_out / "intermediate_models" / "dataflow_parent.onnx",
                 dest / BUILD_DIR / "intermediate_models" / "dataflow_parent.onnx")
-    shutil.copy(run / "model.qonnx.onnx", dest / "model.qonnx.onnx")
-    shutil.copy(finn_out / "report" / "auto_folding_config.json", dest / "folding_config.json")
-    shutil.copytree(finn_out / "report", dest / "estimates")
-    (dest / "build_config.json").write_text(json.dumps(json.loads(cfg.to_json()), indent=2)
-                                            + "\n")
+    atomic_copy(run / "model.qonnx.onnx", dest / "model.qonnx.onnx")
+    atomic_copy(finn_out / "report" / "auto_folding_config.json", dest / "folding_config.json")
+    atomic_copytree(finn_out / "report", dest / "estimates")
+    atomic_write_json(dest / "build_config.json", json.loads(cfg.to_json()))
     # FINN's code generation here (no Vivado needed) so the sources can be read and reviewed
     generated = step_hw_codegen(ModelWrapper(str(resume)), cfg)
     keep_generated_code(generated, dest / "generated")
     _copy_rtllib(generated, dest / "generated" / "finn-rtllib")
     finn = metadata.version("finn-plus")
     script = dest / SCRIPT
-    script.write_text(_SCRIPT.format(run_name=run.name, variant=variant, finn=finn,
+    atomic_write_text(script, _SCRIPT.format(run_name=run.name, variant=variant, finn=finn,
                                      start=START_STEP, build=BUILD_DIR, model=RESUME_MODEL,
                                      config="build_config.json", qonnx="model.qonnx.onnx"))
     script.chmod(0o755)
@@ -97,8 +99,8 @@ def write_handoff(run: Path, finn_out: Path, dest: Path, variant: str,
         "files": {str(p.relative_to(dest)): _sha256(p) for p in sorted(dest.rglob("*"))
                   if p.is_file()},
     }
-    (dest / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    (dest / "README.md").write_text(_readme(manifest))
+    atomic_write_text(dest / "README.md", _readme(manifest))
+    atomic_write_json(dest / "manifest.json", manifest)
     return manifest
 
 
@@ -120,7 +122,7 @@ def _copy_rtllib(model: Any, dest: Path) -> None:
             f = f.resolve()
             if f.is_relative_to(lib):
                 (dest / f.relative_to(lib)).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy(f, dest / f.relative_to(lib))
+                atomic_copy(f, dest / f.relative_to(lib))
 
 
 def _sha256(path: Path) -> str:

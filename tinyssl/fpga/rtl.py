@@ -27,6 +27,7 @@ from tinyssl.fpga.build import (
     write_report,
 )
 from tinyssl.fpga.options import check_build_options
+from tinyssl.runs import atomic_copy, atomic_write_bytes, atomic_write_json, atomic_write_text
 
 #: FINN's specialise-layers config: prefer RTL for every op type (FINN falls back to HLS).
 PREFER_RTL = {"Defaults": {"preferred_impl_style": ["rtl", "all"]}}
@@ -57,7 +58,7 @@ def build_rtl(run: Path, board: str = "Pynq-Z1", target_fps: float = DEFAULT_FPS
     out = rtl_dir(run)
     out.mkdir(parents=True, exist_ok=True)
     spec = out / "specialize_layers.json"
-    spec.write_text(json.dumps(PREFER_RTL, indent=2) + "\n")
+    atomic_write_json(spec, PREFER_RTL)
     finn_out = out / "finn"
     run_finn(qonnx, dataflow_config(
         target, finn_out, target_fps, clock_ns, folding, hardware=False,
@@ -67,8 +68,9 @@ def build_rtl(run: Path, board: str = "Pynq-Z1", target_fps: float = DEFAULT_FPS
     from qonnx.core.modelwrapper import ModelWrapper
 
     generated = ModelWrapper(str(finn_out / "intermediate_models" / "step_hw_codegen.onnx"))
-    keep_generated_code(generated, out / "code").save(str(accelerator_model(run)))
-    shutil.copy(finn_out / "intermediate_models" / "dataflow_parent.onnx",
+    atomic_write_bytes(accelerator_model(run),
+                       keep_generated_code(generated, out / "code").model.SerializeToString())
+    atomic_copy(finn_out / "intermediate_models" / "dataflow_parent.onnx",
                 out / "dataflow_parent.onnx")
     report = summarize(finn_out / "report", target, clock_ns, target_fps, folding)
     report["variant"] = "rtl (standalone thresholds, RTL preferred)"
@@ -80,16 +82,18 @@ def build_rtl(run: Path, board: str = "Pynq-Z1", target_fps: float = DEFAULT_FPS
         report["vs_default"] = {k: report["totals"][k] - base["totals"][k] for k in RESOURCES}
     write_report(out, report)
     if "vs_default" in report:
-        with (out / "report.md").open("a") as f:
-            f.write("\nRTL variants vs the default build (HLS MVAUs with merged thresholds): "
-                    + ", ".join(f"{k} {report['vs_default'][k]:+,.0f}" for k in RESOURCES)
-                    + "\n")
+        atomic_write_text(out / "report.md", (out / "report.md").read_text()
+                          + "\nRTL variants vs the default build (HLS MVAUs with merged "
+                          "thresholds): " + ", ".join(f"{k} {report['vs_default'][k]:+,.0f}"
+                                                      for k in RESOURCES) + "\n")
     return report
 
 
 def keep_generated_code(model: Any, code_dir: Path) -> Any:
     """Copy every node's generated code (code_gen_dir_ipgen) into code_dir/<node> and point
-    the model (a ModelWrapper, changed in place and returned) at the copies."""
+    the model (a ModelWrapper, changed in place and returned) at the copies. The copies hold
+    absolute paths, so they are made in place, not renamed in: the model pointing at them is
+    written (atomically) after them, and a model is what marks them complete."""
     from qonnx.custom_op.registry import getCustomOp
 
     if code_dir.exists():

@@ -30,6 +30,7 @@ from PIL import Image
 
 from tinyssl.data.types import DataError
 from tinyssl.label.sheet import LabelSheet
+from tinyssl.runs import describe_os_error
 
 KEYS = "1234567890abcdefghijklmnopqrstuvwxyz"
 
@@ -115,6 +116,10 @@ def _handler(app: LabelApp, on_done: Callable[[], None]) -> type[BaseHTTPRequest
                     return
             except (DataError, KeyError, ValueError, TypeError) as e:
                 self._json({"error": str(e)}, HTTPStatus.BAD_REQUEST)
+                return
+            except OSError as e:  # the CSV could not be saved: say so on the page, not a traceback
+                self._json({"error": describe_os_error(e) + "."},
+                           HTTPStatus.INTERNAL_SERVER_ERROR)
                 return
             self._json({**app.state(), **extra})
             if self.path == "/done":

@@ -70,9 +70,14 @@ class LabelSheet:
             raise DataError(f"row {row} is not in {self.path} (0 to {len(self.rows) - 1}).")
         with self.lock:
             col = self.header.index(LABEL)
-            self.history.append((row, self.rows[row][col]))
+            before = self.rows[row][col]
             self.rows[row][col] = label
-            self._write()
+            try:
+                self._write()
+            except OSError:  # not saved: the answer is not taken either
+                self.rows[row][col] = before
+                raise
+            self.history.append((row, before))
 
     def undo(self) -> int | None:
         """Take back this session's last answer; the row it changed, or None if none left."""

@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from tinyssl.config import LOGGERS, DataChoice, TrainConfig, load_config, read_options
+from tinyssl.pipeline.fit_dir import FIT_FILE
 from tinyssl.runs import atomic_write_bytes, new_run_dir, read_json
 
 #: Options only the methods with a strong view accept (kept away from supervised stages).
@@ -39,7 +40,6 @@ TEACHER_METHODS = ("fixmatch", "uda", "flexmatch", "freematch", "pseudolabel", "
 #: The options `--resume` may change: they decide what is built from the student and how
 #: progress shows, not what any stage trained.
 RESUME_OPTIONS = ("board", "target_fps", "hardware", "progress")
-FIT_FILE = "fit.yaml"
 
 
 @dataclass
@@ -380,5 +380,4 @@ def start_fit(cfg: FitConfig | None, runs_root: Path, resume: Path | None,
 
 def save_fit_config(cfg: FitConfig, fit_dir: Path) -> None:
     """fit.yaml: what `--resume` reads back."""
-    fit_dir.mkdir(parents=True, exist_ok=True)
-    (fit_dir / FIT_FILE).write_text(yaml.safe_dump(asdict(cfg), sort_keys=False))
+    atomic_write_bytes(fit_dir / FIT_FILE, yaml.safe_dump(asdict(cfg), sort_keys=False).encode())

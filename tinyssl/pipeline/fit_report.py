@@ -92,26 +92,53 @@ def _pct(v: float | None) -> str:
     return "–" if v is None else f"{100 * v:.1f}"
 
 
-def fit_markdown(r: dict[str, Any]) -> str:
-    cfg = r["config"]
-    labels = (f"{cfg['labels_per_class']} per class" if cfg["labels_per_class"]
-              else f"{cfg['labels']}")
-    lines = [f"# tinyssl fit: {cfg['data']}, {labels} labels, {cfg['model']}", "",
-             f"Labelled images used, training and validation together: {r['labels_used']}.",
-             "",
-             "| stage | what | model | steps | test acc % | macro-F1 % | vs baseline (points) "
-             "| train min |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+#: fit.md's stage table columns (also what `tinyssl report` shows of a fit).
+STAGE_COLUMNS = ("stage", "what", "model", "steps", "test acc %", "macro-F1 %",
+                 "vs baseline (points)", "train min")
+
+
+def stage_rows(r: dict[str, Any]) -> list[list[str]]:
+    """STAGE_COLUMNS' cells, one row per stage, as fit.md prints them."""
+    rows = []
     base = _baseline_acc(r)
     for row in r["stages"]:
         acc = row["test_acc"]
         gain = ("" if base is None or acc is None or row["stage"] == "baseline"
                 else f"{100 * (acc - base):+.1f}")
         minutes = "–" if row["train_time_s"] is None else f"{row['train_time_s'] / 60:.1f}"
-        lines.append(f"| {row['stage']} | {row['purpose']} | {row['model']} | {row['steps']} "
-                     f"| {_pct(acc)} | {_pct(row['test_macro_f1'])} | {gain} | {minutes} |")
+        rows.append([row["stage"], row["purpose"], row["model"], str(row["steps"]), _pct(acc),
+                     _pct(row["test_macro_f1"]), gain, minutes])
+    return rows
+
+
+def stage_table(r: dict[str, Any]) -> list[str]:
+    """fit.md's table (markdown lines)."""
+    return ["| " + " | ".join(STAGE_COLUMNS) + " |", "|" + " --- |" * len(STAGE_COLUMNS),
+            *("| " + " | ".join(cells) + " |" for cells in stage_rows(r))]
+
+
+def gain_sentence(gain: float) -> str:
+    """'gains 3.2 points', 'loses 7.8 points' (never 'gains -7.8'), or 'matches'."""
+    points = round(100 * gain, 1)
+    verb = ("matches" if points == 0 else f"gains {points:.1f} points over" if points > 0
+            else f"loses {-points:.1f} points against")
+    return f"The distilled student {verb} the supervised baseline on the same labels."
+
+
+def fit_title(r: dict[str, Any]) -> str:
+    """'digits, 4 per class labels, tiny-w2a2'."""
+    cfg = r["config"]
+    labels = (f"{cfg['labels_per_class']} per class" if cfg["labels_per_class"]
+              else f"{cfg['labels']}")
+    return f"{cfg['data']}, {labels} labels, {cfg['model']}"
+
+
+def fit_markdown(r: dict[str, Any]) -> str:
+    lines = [f"# tinyssl fit: {fit_title(r)}", "",
+             f"Labelled images used, training and validation together: {r['labels_used']}.",
+             "", *stage_table(r)]
     if r["gain_over_baseline"] is not None:
-        lines += ["", f"The distilled student gains {100 * r['gain_over_baseline']:+.1f} points "
-                      "over the supervised baseline on the same labels."]
+        lines += ["", gain_sentence(r["gain_over_baseline"])]
     if r["fpga"]:
         f = r["fpga"]
         totals = f.get("totals") or {}

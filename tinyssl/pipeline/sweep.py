@@ -142,7 +142,8 @@ def _claim_is_stale(cell_dir: Path, claim: Path, stale_after_s: float) -> bool:
 
 
 def _claim(cell_dir: Path, stale_after_s: float) -> bool:
-    """Take the cell for this process; False when another live worker holds it."""
+    """Take the cell for this process; False when another live worker holds it. The claim
+    is a lock (O_EXCL create), not data: a torn owner line only delays a stale take-over."""
     cell_dir.mkdir(parents=True, exist_ok=True)
     claim = cell_dir / "claim"
     owner = f"{socket.gethostname()}:{os.getpid()}:{time.time():.0f}"

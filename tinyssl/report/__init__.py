@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyssl.report import plots
+from tinyssl.report.fits import find_fits, fits_section
 from tinyssl.report.tables import (
     Group,
     find_runs,
@@ -51,14 +52,17 @@ def _transfer_section(root: Path, out: Path) -> list[str]:
 
 def write_report(root: Path, out: Path | None = None) -> Path:
     """Write `report.md` (+ `summary.csv`, PNGs) into `out` (default: `root`)."""
-    runs = find_runs(root)
+    runs, fits = find_runs(root), find_fits(root)
     out = out or root
     out.mkdir(parents=True, exist_ok=True)
     groups = group_runs(runs)
     md = [f"# tinyssl report: {root}", "",
-          f"{len(runs)} finished runs in {len(groups)} experiments; accuracy and macro-F1 are "
-          "mean ± std over seeds on the test set (EMA weights, best validation checkpoint).", "",
-          results_table(groups), ""]
+          f"{len(runs)} finished runs in {len(groups)} experiments"
+          + (f", and {len(fits)} fit(s) (section Fits)" if fits else "")
+          + "; accuracy and macro-F1 are mean ± std over seeds on the test set (EMA weights, "
+          "best validation checkpoint).", "", results_table(groups), ""]
+    if fits:
+        md += fits_section(fits)
     if warnings := result_warnings_section(groups):
         md += ["## Warnings", "", *warnings, ""]
     atomic_write_bytes(out / "summary.csv", _aggregate_csv(groups).encode())

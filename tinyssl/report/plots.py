@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import textwrap
 from collections import defaultdict
 from pathlib import Path
@@ -14,14 +15,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tinyssl.report.tables import Group, RunRecord  # noqa: E402
-from tinyssl.runs import read_jsonl  # noqa: E402
+from tinyssl.runs import atomic_write_bytes, read_jsonl  # noqa: E402
 
 
 def _save(fig: plt.Figure, out: Path) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(out, dpi=110)
+    fig.savefig(buf, dpi=110, format="png")
     plt.close(fig)
+    atomic_write_bytes(out, buf.getvalue())
     return out
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from tinyssl.models import parse_quant_name
+from tinyssl.report.fits import in_fit
 from tinyssl.runs import read_json
 
 #: Runs that differ only in these fields are seeds of one experiment.
@@ -38,12 +39,13 @@ class RunRecord:
 
 
 def find_runs(root: Path) -> list[RunRecord]:
-    """Every run directory below `root` that finished training (has summary.json)."""
+    """Every run directory below `root` that finished training (has summary.json), except
+    the stages and trials of fit directories (report/fits.py shows those as fits)."""
     if not root.is_dir():
         raise ValueError(f"{root} is not a directory of runs.")
     return [RunRecord(s.parent, read_json(s), read_json(s.parent / "fpga" / "report.json"),
                       read_json(s.parent / "verify.json"))
-            for s in sorted(root.rglob("summary.json"))]
+            for s in sorted(root.rglob("summary.json")) if not in_fit(s.parent, root)]
 
 
 @dataclass

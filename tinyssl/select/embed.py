@@ -45,12 +45,14 @@ def simclr_encoder(bundle: DataBundle, data: str, image_size: int | None, resize
                    progress: bool = True) -> Path:
     """A finished SimCLR run on `bundle`'s training images under `root/<key>/`: reused when
     there, resumed when interrupted, trained otherwise."""
+    from tinyssl.train import TrainingInterrupted
     from tinyssl.train.pretext import pretrain_config
     from tinyssl.train.run import run_config, train
 
     home = root / _encoder_key(bundle, model, steps, seed)
     runs = sorted(p for p in home.glob("*") if (p / "config.yaml").is_file()) \
         if home.is_dir() else []
+    runs = [r for r in runs if _intact(r)]
     if done := [r for r in runs if (r / "summary.json").is_file()]:
         return done[-1]
     cfg = pretrain_config(None, {"data": data, "image_size": image_size, "resize": resize,
@@ -58,7 +60,29 @@ def simclr_encoder(bundle: DataBundle, data: str, image_size: int | None, resize
                                  "device": device, "progress": progress,
                                  "name": "selection-encoder", "eval_every": steps})
     resume = runs[-1] if runs else None
-    return train(run_config(cfg, resume, None), home, resume)
+    try:
+        return train(run_config(cfg, resume, None), home, resume)
+    except TrainingInterrupted as e:  # Ctrl-C: `select` again resumes this run, not `train`
+        raise TrainingInterrupted(e.run, e.step, how=(
+            f"Run the same `tinyssl select` command again: the selection encoder resumes "
+            f"from there ({e.run}).")) from None
+
+
+def _intact(run: Path) -> bool:
+    """False (and the cached encoder removed, with a warning) when a checkpoint of this
+    cached run is damaged: the cache is rebuilt rather than the user told to retrain."""
+    import shutil
+    import warnings
+
+    from tinyssl.runs import checkpoint_damage
+
+    for ckpt in sorted((run / "checkpoints").glob("*.pt")):
+        if why := checkpoint_damage(ckpt):
+            warnings.warn(f"the cached selection encoder {ckpt} is damaged ({why}); it is "
+                          "removed and trained again.", stacklevel=3)
+            shutil.rmtree(run, ignore_errors=True)
+            return False
+    return True
 
 
 def _load_run(run: Path, bundle: DataBundle) -> tuple[Net, dict[str, Any]]:

@@ -1,19 +1,14 @@
-"""Where training runs: the device, and how many CPU threads torch may use.
-
-Two trainings started at once on a 2-core machine each ran 21× slower (2,362 → 112 images/s)
-when both took every core's threads: torch's intra-op threads spin while they wait, so
-oversubscribed cores mostly spin. The default thread count therefore divides the cores
-this process may use among the tinyssl processes already running.
-"""
+"""Where training runs: the device, and how many CPU threads torch may use (the policy and
+its measurements: threads.py)."""
 
 from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
-import psutil
 import torch
+
+from tinyssl.train.threads import default_threads, other_tinyssl_processes
 
 
 def pick_device(name: str) -> torch.device:
@@ -24,40 +19,19 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _is_tinyssl(cmdline: list[str]) -> bool:
-    """A `tinyssl …` or `python -m tinyssl…` command line."""
-    return any(Path(arg).name == "tinyssl" or arg.startswith("tinyssl.") for arg in cmdline[:3])
-
-
-def other_tinyssl_processes() -> int:
-    """tinyssl commands running beside this one (not this process or its parent)."""
-    me = psutil.Process()
-    skip = {me.pid, me.ppid()}
-    count = 0
-    for proc in psutil.process_iter(["pid", "cmdline"]):
-        try:
-            if proc.info["pid"] not in skip and _is_tinyssl(proc.info["cmdline"] or []):
-                count += 1
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return count
-
-
-def available_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
-        os.cpu_count() or 1)
-
-
 def set_threads(threads: int | None) -> int:
-    """torch's CPU threads: `threads`, or (None) the available cores shared with the other
-    tinyssl processes running now, with a note saying so. Returns the count set."""
+    """torch's CPU threads: `threads`, or (None) the reproducible default — every available
+    core, whatever else runs (see threads.py). Returns the count set."""
     if threads is not None and threads < 1:
         raise ValueError(f"--threads must be at least 1 (got {threads}).")
     if threads is None:
-        cores, others = available_cores(), other_tinyssl_processes()
-        threads = max(1, cores // (others + 1))
+        threads = default_threads()
+        others = other_tinyssl_processes()
         if others:
-            print(f"note: {others} other tinyssl process(es) running; using {threads} of "
-                  f"{cores} CPU threads (set --threads to choose).", file=sys.stderr)
+            waits = ("passive waits" if os.environ.get("OMP_WAIT_POLICY") == "PASSIVE"
+                     else f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}")
+            print(f"note: {others} other tinyssl process(es) running; still using all "
+                  f"{threads} CPU threads so results do not depend on them ({waits}; set "
+                  f"--threads to choose).", file=sys.stderr)
     torch.set_num_threads(threads)
     return threads

@@ -12,7 +12,9 @@ class TrainingDiverged(RuntimeError):
 class TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C: a checkpoint was saved first, so `--resume run` continues exactly."""
 
-    def __init__(self, run: Path, step: int, then: str = "") -> None:
-        super().__init__(f"interrupted at step {step}; checkpoint saved. Continue with "
-                         f"`tinyssl train --resume {run}`.{then}")
+    def __init__(self, run: Path, step: int, then: str = "", how: str | None = None) -> None:
+        """`how` replaces the `tinyssl train --resume RUN` hint where another command is
+        the one to rerun (select's encoder resumes when `select` runs again)."""
+        how = how or f"Continue with `tinyssl train --resume {run}`."
+        super().__init__(f"interrupted at step {step}; checkpoint saved. {how}{then}")
         self.run, self.step = run, step

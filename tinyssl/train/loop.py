@@ -31,6 +31,7 @@ from tinyssl.models import ModelSpec, model_spec_dict
 from tinyssl.runs import (
     append_jsonl,
     atomic_write_bytes,
+    atomic_write_json,
     environment,
     load_checkpoint,
     new_run_dir,
@@ -118,7 +119,7 @@ class Trainer:
             run = run or new_run_dir(runs_root, self.cfg.name or run_slug(self.cfg))
             self.cfg.save(run / "config.yaml")
             self.split.save(run / "split.npz")
-            (run / "env.json").write_text(json.dumps(environment(), indent=2))
+            atomic_write_json(run / "env.json", environment())
         return Path(self.dist.broadcast(str(run)))
 
     def _build_streams(self) -> None:

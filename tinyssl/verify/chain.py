@@ -11,7 +11,6 @@ the first bad image (tinyssl.verify.layers) to name the first layer that differs
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from tinyssl.runs import atomic_write_json
 from tinyssl.verify import DEFAULT_IMAGES, stages
 from tinyssl.verify.layers import first_diverging_layer
 
@@ -119,7 +119,7 @@ def verify_run(run: Path, images: int = DEFAULT_IMAGES, data: str | None = None,
     full = graphs["onnxruntime_qcdq"](x_all)
     result["quant_test_acc"] = float((full.argmax(1) == y_all).mean())
     result["test_images"] = len(x_all)
-    (run / "verify.json").write_text(json.dumps(result, indent=2) + "\n")
+    atomic_write_json(run / "verify.json", result)
     return result
 
 

@@ -11,8 +11,11 @@ Verilator workarounds (text patches on copies; the installed finn-plus is never 
 - mvu/add_multi.sv declares the constant function init_leaf_loads() (and its return type) inside
   a generate block; Verilator 5 cannot evaluate it there to size LEAF_LOAD, so both move to
   module scope, unchanged.
-- skid/skid.sv (the register slice tinyssl puts between stitched layers) has a $error format
-  with %0d and no argument, which Verilator rejects; the argument (FEED_STAGES) is added.
+- fifo/fifo.sv computes its memory geometry with a constant function returning a struct
+  (INIT_ABITS), which Verilator 5 cannot evaluate; it becomes one int-valued function called once
+  per field, same arithmetic.
+- FINN's FIFO wrapper instantiates fifo_gauge (the unbounded FIFO FINN's FIFO sizing measures
+  with) under FINN_SIMULATION; the copy instantiates fifo.sv, the FIFO that is built.
 - memblock.dat / thresholds are loaded with $readmemh from absolute (memstream) or ./-relative
   (thresholding) paths; the memstream path is rewritten to ./<node>_memblock.dat so the design
   text does not depend on where the run lives, and the simulator runs where the .dat files are.
@@ -28,7 +31,7 @@ from typing import Any
 
 #: FINN op types simulated here (generic op name after the _rtl suffix).
 SIMULATED = ("Thresholding_rtl", "ConvolutionInputGenerator_rtl", "MVAU_rtl", "FMPadding_rtl",
-             "StreamingDataWidthConverter_rtl")
+             "StreamingDataWidthConverter_rtl", "StreamingFIFO_rtl")
 
 _ADD_MULTI_OLD = """	uwire [SUM_WIDTH-1:0]  sum0;
 	if(L < 1) begin : genTrivial
@@ -65,10 +68,41 @@ _ADD_MULTI_NEW = """	// tinyssl: init_leaf_loads() moved out of genTree for Veri
 
 		localparam leaf_load_t   LEAF_LOAD = init_leaf_loads();
 """
-_SKID_OLD = '$error("%m: Requested number of %0d FEED_STAGES exceeds SRL capacity.");'
-_SKID_NEW = '$error("%m: Requested number of %0d FEED_STAGES exceeds SRL capacity.", FEED_STAGES);'
+_FIFO_OLD = """	function abits_t INIT_ABITS();
+		automatic abits_t  abits = '{ lo: $clog2(DEPTH_REQ), hi: 0 };
+		if(abits.lo > MIN_ABITS) begin
+			// Consider Decomposition into lo + hi
+			automatic int unsigned  hi_abits = $clog2(DEPTH_REQ - 2**(abits.lo-1));
+			if(hi_abits < abits.lo - 1) begin
+				abits.lo--;
+				abits.hi = hi_abits < 1? 1 : hi_abits;
+			end
+		end
+		return  abits;
+	endfunction : INIT_ABITS
+	localparam abits_t       ABITS      = INIT_ABITS();
+"""
+_FIFO_NEW = """	// tinyssl: INIT_ABITS() as one int-valued function for Verilator
+	// (it cannot evaluate a constant function returning a struct); same arithmetic
+	function int unsigned INIT_ABITS_PART(bit hi);
+		automatic int unsigned  lo = $clog2(DEPTH_REQ);
+		automatic int unsigned  hi_bits = 0;
+		if(lo > MIN_ABITS) begin
+			// Consider Decomposition into lo + hi
+			automatic int unsigned  hi_abits = $clog2(DEPTH_REQ - 2**(lo-1));
+			if(hi_abits < lo - 1) begin
+				lo--;
+				hi_bits = hi_abits < 1? 1 : hi_abits;
+			end
+		end
+		return  hi? hi_bits : lo;
+	endfunction : INIT_ABITS_PART
+	localparam abits_t       ABITS      = '{ lo: INIT_ABITS_PART(0), hi: INIT_ABITS_PART(1) };
+"""
+_GAUGE_OLD = "`ifdef FINN_SIMULATION\n\tfifo_gauge #("
+_GAUGE_NEW = "`ifdef TINYSSL_FIFO_GAUGE  // tinyssl: simulate fifo.sv\n\tfifo_gauge #("
 PATCHES: dict[str, list[tuple[str, str]]] = {"add_multi.sv": [(_ADD_MULTI_OLD, _ADD_MULTI_NEW)],
-                                             "skid.sv": [(_SKID_OLD, _SKID_NEW)]}
+                                             "fifo.sv": [(_FIFO_OLD, _FIFO_NEW)]}
 _INIT_FILE = re.compile(r'(parameter\s+INIT_FILE\s*=\s*)"[^"]*/memblock\.dat"')
 _PORT = re.compile(r"^\s*(input|output)\b\s*(?:wire|logic)?\s*(\[[^\]]*\])?\s*(\w+)\s*,?", re.M)
 
@@ -78,8 +112,10 @@ class UnsupportedNode(ValueError):
 
 
 def patched(name: str, text: str) -> str:
-    """`text` of finn-rtllib file `name` with its Verilator workaround, if any."""
-    for old, new in PATCHES.get(name, []):
+    """`text` of finn-rtllib file `name` (or of a generated FIFO wrapper) with its Verilator
+    workaround, if any."""
+    wrapper = name.startswith("StreamingFIFO_rtl") and name.endswith(".v")
+    for old, new in [(_GAUGE_OLD, _GAUGE_NEW)] if wrapper else PATCHES.get(name, []):
         if text.count(old) != 1:
             raise UnsupportedNode(f"the Verilator patch for {name} no longer applies (finn-plus "
                                   "changed the file); see tinyssl/verify/rtl_designs.py.")
@@ -109,7 +145,9 @@ def layer_of(inst: Any) -> Layer:
     code_dir = Path(inst.get_nodeattr("code_gen_dir_ipgen"))
     if not code_dir.is_dir():
         raise UnsupportedNode(f"{node.name}: no generated RTL in {code_dir} (run PrepareIP).")
-    files = [Path(f) for f in inst.get_rtl_file_list(abspath=True)]
+    # fifo_gauge.sv is not instantiated once the FIFO wrapper is patched (above)
+    files = [Path(f) for f in inst.get_rtl_file_list(abspath=True)
+             if Path(f).name != "fifo_gauge.sv"]
     weight_width = 0
     if node.op_type == "MVAU_rtl":
         if inst.get_nodeattr("mem_mode") != "internal_decoupled":
@@ -200,15 +238,8 @@ def top_module(lanes: list[list[Layer]], texts: dict[Path, str]) -> str:
                      f"  assign out_TDATA[{k * w} +: {w}] = {w}'(l{k}_s{last}_TDATA);\n"
                      f"  assign out_TVALID[{k}] = l{k}_s{last}_TVALID;\n"
                      f"  assign l{k}_s{last}_TREADY = out_TREADY[{k}];\n")
-        for i, la in enumerate(chain[:-1]):  # FINN's skid buffer between layers
-            lines.append(_stream(f"l{k}_o{i}", la.out_width))
-            lines.append(f"  skid #(.DATA_WIDTH({la.out_width})) l{k}_skid{i} (.clk(ap_clk), "
-                         f".rst(!ap_rst_n), .idat(l{k}_o{i}_TDATA), .ivld(l{k}_o{i}_TVALID), "
-                         f".irdy(l{k}_o{i}_TREADY), .odat(l{k}_s{i + 1}_TDATA), "
-                         f".ovld(l{k}_s{i + 1}_TVALID), .ordy(l{k}_s{i + 1}_TREADY));\n")
         for i, la in enumerate(chain):
-            out = f"l{k}_s{last}" if i == last - 1 else f"l{k}_o{i}"
-            wired = {**clocks, **_axis("in0_V", f"l{k}_s{i}"), **_axis("out0_V", out)}
+            wired = {**clocks, **_axis("in0_V", f"l{k}_s{i}"), **_axis("out0_V", f"l{k}_s{i + 1}")}
             wrapper = next(f for f in la.files if _defines(texts[f], la.module))
             if la.weight_width:
                 lines.append(_stream(f"l{k}_w{i}", la.weight_width))
@@ -243,11 +274,6 @@ def design_sources(lanes: list[list[Layer]]) -> dict[str, str]:
         text = _INIT_FILE.sub(lambda m, n=path.name: m[1] + '"./' + n.replace(
             "_memstream_wrapper.v", "_memblock.dat") + '"', text)
         sources[name] = patched(name, text)
-    if any(len(chain) > 1 for chain in lanes):
-        from finn.util.settings import get_settings
-
-        skid = (Path(get_settings().finn_rtllib) / "skid" / "skid.sv").read_text()
-        sources["skid.sv"] = patched("skid.sv", skid)
     sources[TOP_FILE] = top_module(lanes, texts)
     return sources
 
@@ -257,7 +283,8 @@ TOP_FILE = "tinyssl_sim_top.sv"
 
 def stage_data(lanes: list[list[Layer]], data_dir: Path) -> None:
     """Copy the layers' memory files where the simulator runs: thresholds as FINN named them
-    (<node>_threshs_<pe>_<stage>.dat), weights as <node>_memblock.dat."""
+    (<node>_threshs_<pe>_<stage>.dat), weights as <node>_memblock.dat. `data_dir` is the
+    simulation's scratch folder, thrown away after the run: plain copies suffice."""
     data_dir.mkdir(parents=True, exist_ok=True)
     for la in {la.name: la for chain in lanes for la in chain}.values():
         for dat in la.code_dir.glob("*.dat"):

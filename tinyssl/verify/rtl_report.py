@@ -38,9 +38,9 @@ def rtl_table(r: dict[str, Any]) -> str:
             f"{k} {v:+,.0f}" for k, v in res["difference"].items()))
     for row in r["stitched"]:
         name = f"{row['nodes'][0]} .. {row['nodes'][-1]}"
-        lines.append(f"stitched {len(row['nodes'])} layers: {name}: "
-                     f"{_num(row['cycles_per_image'])} cycles/image, {outcome(row)}")
-    if r["stitched"] and not r["stitched_bit_exact"]:
-        lines.append("warning: a stitched chain differs although its layers alone are "
-                     "bit-exact (docs/fpga.md, 'RTL simulation')")
+        fifos = sum(n.startswith("StreamingFIFO") for n in row["nodes"])
+        dwcs = sum(n.startswith("StreamingDataWidthConverter") for n in row["nodes"])
+        layers = len(row["nodes"]) - fifos - dwcs
+        lines.append(f"stitched {layers} layers, {fifos} FIFOs, {dwcs} width converters: "
+                     f"{name}: {_num(row['cycles_per_image'])} cycles/image, {outcome(row)}")
     return "\n".join(lines)

@@ -101,6 +101,8 @@ def compile_design(sources: dict[str, str], jobs: int = 2) -> Simulator:
         return Simulator(exe, key, True, 0.0)
     cache_root().mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
+    # Verilator and make write a scratch folder; the finished simulator is renamed into the
+    # cache in one step, so a cache entry is whole or absent (runs.atomic_output is for files).
     with tempfile.TemporaryDirectory(dir=cache_root(), prefix=f".{key}-") as tmp:
         work = Path(tmp)
         for name, text in sources.items():

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from tinyssl.models import Net
+from tinyssl.runs import atomic_write_bytes
 
 Stage = Callable[[np.ndarray], np.ndarray]
 
@@ -30,11 +31,12 @@ def brevitas_stage(net: Net) -> Stage:
 
 
 def _rebatched(path: Path, batch: int):  # -> ModelWrapper
-    from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.transformation.change_batchsize import ChangeBatchSize
     from qonnx.transformation.infer_shapes import InferShapes
 
-    return ModelWrapper(str(path)).transform(ChangeBatchSize(batch)).transform(InferShapes())
+    from tinyssl.export import load_model
+
+    return load_model(path).transform(ChangeBatchSize(batch)).transform(InferShapes())
 
 
 def _chunked(fn: Callable[[np.ndarray], np.ndarray], batch: int) -> Stage:
@@ -107,10 +109,9 @@ def generic_hw_copy(parent: Path, child: Path, out_dir: Path) -> Path:
         base, _, variant = node.domain.rpartition(".")
         if variant in ("hls", "rtl"):
             node.domain, node.op_type = base, node.op_type.rsplit("_", 1)[0]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    hw.save(str(out_dir / "accelerator_generic.onnx"))
+    atomic_write_bytes(out_dir / "accelerator_generic.onnx", hw.model.SerializeToString())
     top = ModelWrapper(str(parent))
     for node in top.get_nodes_by_op_type("StreamingDataflowPartition"):
         getCustomOp(node).set_nodeattr("model", str(out_dir / "accelerator_generic.onnx"))
-    top.save(str(out_dir / "parent_generic.onnx"))
+    atomic_write_bytes(out_dir / "parent_generic.onnx", top.model.SerializeToString())
     return out_dir / "parent_generic.onnx"

@@ -39,6 +39,9 @@ SUMMARY_TAGS = {"test_acc": "test/acc", "test_macro_f1": "test/macro_f1",
 
 def open_writer(directory: Path, purge_step: int | None = None) -> SummaryWriter:
     """A SummaryWriter on `directory` (which must exist: a writer creates it otherwise).
+    TensorBoard writes its event files itself, appending records with their own CRCs: its
+    reader stops at a record a crash cut short, so they are not routed through
+    atomic_write_bytes (rewriting a growing log per record would be quadratic).
     `purge_step`: TensorBoard ignores the events earlier files hold at this step or later."""
     from torch.utils.tensorboard import SummaryWriter
 

@@ -123,20 +123,17 @@ class TrainConfig(DataChoice):
         optimizer and model call for when none is given; return self for chaining."""
         from tinyssl.data.images import RESIZE_MODES
         from tinyssl.methods import METHODS
-        from tinyssl.models import available_models, is_known_model, parse_quant_name
-        from tinyssl.models.quant import check_bits
+        from tinyssl.models import check_image_size, check_model, parse_quant_name
 
+        # Counts first: `steps 0` is the mistake, not the selection_rounds that exceed it.
+        for name in ("steps", "batch_size", "eval_every", "pl_every", "pl_max"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1 (got {getattr(self, name)}).")
         if self.method not in METHODS:
             raise ValueError(f"unknown method '{self.method}'; choose from {', '.join(METHODS)}.")
-        self.method_options = _checked_method_options(self.method, self.method_options)
         self.default_image_size()
+        check_model(self.model)
         parsed = parse_quant_name(self.model)
-        if not is_known_model(self.model):
-            raise ValueError(f"unknown model '{self.model}'; choose from "
-                             f"{', '.join(available_models())}.")
-        if parsed is not None:
-            check_bits("weight", parsed[1])
-            check_bits("activation", parsed[2])
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         if self.lr is None:
             self.lr = DEFAULT_LR[self.optimizer == "sgd", parsed is not None]
@@ -147,9 +144,6 @@ class TrainConfig(DataChoice):
         if self.labels is not None and self.labels_per_class is not None:
             raise ValueError("give either labels or labels_per_class, not both.")
         self._check_selection()
-        for name in ("steps", "batch_size", "eval_every", "pl_every", "pl_max"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1 (got {getattr(self, name)}).")
         for name in ("labels", "labels_per_class", "image_size"):
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -174,8 +168,18 @@ class TrainConfig(DataChoice):
         self._check_pl_source()
         if self.freeze_encoder and not self.init:
             raise ValueError("freeze_encoder needs init (a run whose encoder to load).")
+        check_image_size(self.model, self.image_size)
+        if self.val_per_class < 0:
+            raise ValueError(f"val_per_class must be at least 0 (got {self.val_per_class}).")
+        if not 0 < self.pl_threshold <= 1 or not 0 <= self.pl_target <= 1:
+            raise ValueError("pl_threshold must be in (0, 1] and pl_target in [0, 1] (they are "
+                             "a probability and an accuracy).")
+        if self.target_acc is not None and not 0 < self.target_acc <= 1:
+            raise ValueError(f"target_acc is an accuracy in (0, 1] (got {self.target_acc}).")
         if not isinstance(self.method_options, dict):
             raise ValueError("method_options must be a mapping of option name to value.")
+        # Last: the only check that imports the method (and so torch).
+        self.method_options = _checked_method_options(self.method, self.method_options)
         return self
 
     def _check_pl_source(self) -> None:
@@ -282,6 +286,8 @@ def _checked_method_options(method: str, options: dict[str, Any]) -> dict[str, A
     before any run directory exists; values typed (e.g. 1 → 1.0 for a float option)."""
     from tinyssl.methods import method_options
 
+    if not options:
+        return {}
     known = method_options(method)
     checked = {}
     for key, value in options.items():

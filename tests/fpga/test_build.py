@@ -104,3 +104,31 @@ def test_cli_build_with_folding_file(tmp_path: Path) -> None:
     conv0 = next(la for la in report["layers"] if la["name"] == "MVAU_hls_0")
     # 1 input channel × 3×3 kernel × 4 output channels × 14×14 output pixels, one MAC a cycle
     assert conv0["cycles"] == 9 * 4 * 14 * 14
+
+
+def test_missed_fps_target_says_by_how_much_and_why() -> None:
+    report_dir = built_run("tiny-w2a2") / "fpga" / "finn" / "report"
+    met = summarize(report_dir, resolve_board("Pynq-Z1"), 10.0, 1000.0, None)
+    assert met["target_missed"] is None
+    report = summarize(report_dir, resolve_board("Pynq-Z1"), 10.0, 1e12, None)
+    note = report["target_missed"]
+    assert note.startswith("target 1,000,000,000,000 FPS missed")
+    assert f"{report['est_fps']:,.0f} FPS" in note and report["bottleneck"] in note
+    assert f"{1e12 / report['est_fps']:,.0f}× short" in note and "folding" in note
+
+
+def test_folding_file_refusals(tmp_path: Path) -> None:
+    run = shutil.copytree(built_run("tiny-w2a2"), tmp_path / "run")
+    (run / "fpga" / "report.json").unlink()
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"MVAU_hls_0": {"PE": 2,}}')
+    result = CliRunner().invoke(main, ["fpga", "build", str(run), "--folding", str(bad)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "is not valid JSON (line 1" in result.output
+    layers = json.loads((run / "fpga/finn/report/auto_folding_config.json").read_text())
+    bad.write_text(json.dumps({**layers, "MVAU_hls_99": {"PE": 1}, "Conv_7": {"SIMD": 1}}))
+    result = CliRunner().invoke(main, ["fpga", "build", str(run), "--folding", str(bad)])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert "names layer(s) Conv_7, MVAU_hls_99 that this model does not have" in result.output
+    assert "MVAU_hls_0" in result.output  # the real names are listed
+    assert not (run / "fpga" / "report.json").exists()

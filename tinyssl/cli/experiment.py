@@ -102,7 +102,7 @@ def _run_sweep_and_report(config: Path, root: Path, workers: int,
              "RUNS; rerun to resume")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Or name the sweep directory itself (instead of RUNS/<sweep name>).")
-@click.option("--workers", default=1, show_default=True,
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes on this machine; other machines may run the same command on a "
                    "shared sweep directory at the same time.")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None,
@@ -113,7 +113,7 @@ def _run_sweep_and_report(config: Path, root: Path, workers: int,
 def sweep(config: Path, runs_root: Path, out: Path | None, workers: int,
           ray_address: str | None) -> None:
     """Run a YAML grid of experiments (resumable), then write results.csv and the report."""
-    from tinyssl.pipeline.sweep import SweepConfig
+    from tinyssl.pipeline.sweep import SweepConfig, check_sweep
 
     if ray_address is not None and workers != 1:
         raise click.UsageError("--workers is for the built-in scheduler; with --ray, Ray "
@@ -122,8 +122,9 @@ def sweep(config: Path, runs_root: Path, out: Path | None, workers: int,
     if out is not None and given is not click.core.ParameterSource.DEFAULT:
         raise click.UsageError("give --runs (the sweep goes to RUNS/<sweep name>) or --out "
                                "(the sweep directory itself), not both.")
-    root = out or runs_root / SweepConfig.load(config).name
-    _run_sweep_and_report(config, root, workers, ray_address)
+    cfg = SweepConfig.load(config)
+    check_sweep(cfg)  # every cell, before the sweep directory or any cell exists
+    _run_sweep_and_report(config, out or runs_root / cfg.name, workers, ray_address)
 
 
 @click.command()

@@ -26,7 +26,9 @@ from tinyssl.cli.options import (
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
               help="YAML file of fit options; command-line options override it.")
 @click.option("--resume", type=click.Path(file_okay=False, path_type=Path),
-              help="Continue an interrupted fit directory (finished stages are kept).")
+              help="Continue an interrupted fit directory (finished stages are kept); only "
+                   "--board, --target-fps, --hardware/--no-hardware and --progress/"
+                   "--no-progress may change.")
 @click.option("--data", help="Data source: digits, npz:PATH, folder:PATH, cifar10, ...")
 @click.option("--labels", type=int, help="Total labelled images (spread over classes).")
 @click.option("--labels-per-class", type=int, help="Labelled images per class.")
@@ -83,17 +85,18 @@ def fit(config_file: Path | None, resume: Path | None, runs_root: Path,
     """Few labels → float teacher (FixMatch) → quantized student (float init + distillation)
     → FINN estimates → bit-exact check, beside the supervised baseline; prints and writes
     what each stage gained (fit.md)."""
-    from tinyssl.pipeline.fit import FitConfig, start_fit
-    from tinyssl.train.device import set_threads
+    from tinyssl.pipeline.fit import FitConfig, prepare_fit, run_fit
 
-    if resume is not None and (config_file or method_options
-                               or any(v is not None for v in options.values())):
-        raise click.UsageError("--resume continues a fit with its own config; give no other "
-                               "options.")
+    if resume is not None and (config_file or method_options):
+        raise click.UsageError("--resume continues a fit with its own config; give no --config "
+                               "or -o options.")
     cfg = None if resume is not None else FitConfig.load(
         config_file, {**options, "method_options": parse_method_options(method_options)})
+    cfg, fit_dir, facts = prepare_fit(cfg, runs_root, resume, options)
+    from tinyssl.train.device import set_threads  # torch: only once every check has passed
+
     set_threads(threads)
-    result = start_fit(cfg, runs_root, resume, echo=click.echo)
+    result = run_fit(cfg, fit_dir, click.echo, facts)
     from tinyssl.pipeline.fit_report import fit_markdown
 
     click.echo(fit_markdown(result))

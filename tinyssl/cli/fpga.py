@@ -53,6 +53,8 @@ def build(run: Path, board: str, target_fps: float, clock_ns: float,
     click.echo(f"{report['board']}: {report['est_fps']:,.0f} FPS, {report['latency_ms']:.3f} ms, "
                f"LUT {t['LUT']:,.0f} BRAM_18K {t['BRAM_18K']:,.0f} URAM {t['URAM']:,.0f} "
                f"DSP {t['DSP']:,.0f} ({fits}); bottleneck {report['bottleneck']}")
+    if report.get("target_missed"):
+        click.echo(report["target_missed"])
     if "vs_default" in report:
         click.echo("RTL variants vs the default build: " + ", ".join(
             f"{k} {v:+,.0f}" for k, v in report["vs_default"].items()))

@@ -12,7 +12,7 @@ from tinyssl.data import sources
 from tinyssl.data.cache import cache_key, cache_root, load_cached, save_cached
 from tinyssl.data.folder import load_folder
 from tinyssl.data.images import RESIZE_MODES, resize_array
-from tinyssl.data.splits import make_split
+from tinyssl.data.splits import make_split, require_classes
 from tinyssl.data.types import DataBundle, DataError, ImageSet, Split
 
 SOURCES = ("digits", "npz:PATH", "folder:PATH", "cifar10[:PATH]", "stl10[:PATH]",
@@ -100,4 +100,4 @@ def load_dataset(source: str, image_size: int | None = None,
 
 
 __all__ = ["SOURCES", "DataBundle", "DataError", "ImageSet", "Split", "load_dataset",
-           "make_split"]
+           "make_split", "require_classes"]

@@ -81,9 +81,21 @@ def load_digits(seed: int = 0) -> DataBundle:
                       ImageSet(x[mask], y[mask]))
 
 
+#: File signatures of what people hand to `npz:` by mistake, for the sentence that says so.
+_NOT_NPZ = {b"\x1f\x8b": "a gzip archive (.tgz / .tar.gz)", b"BZh": "a bzip2 archive",
+            b"\xfd7zXZ": "an xz archive", b"\x93NUMPY": "a single .npy array"}
+
+
 def _npz_arrays(path: Path, keys: dict[str, str]) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise DataError(f"{path} does not exist.")
+    with open(path, "rb") as f:
+        head = f.read(262)
+    if not head.startswith(b"PK"):  # an .npz is a zip file
+        kind = next((v for k, v in _NOT_NPZ.items() if head.startswith(k)),
+                    "a tar archive" if head[257:262] == b"ustar" else "not a zip file")
+        raise DataError(f"{path} is not an .npz file (it is {kind}); for an archive or folder "
+                        f"of class folders use folder:{path}.")
     try:
         with np.load(path, allow_pickle=False) as f:
             missing = [k for k in keys.values() if k not in f.files]

@@ -39,6 +39,20 @@ def _per_class_budget(classes: list[str], labels: int | None,
     return budget
 
 
+def require_classes(bundle: DataBundle) -> None:
+    """A classifier needs two classes or more: one class scores 100 % whatever it learns,
+    none has nothing to learn. One sentence each, before any run directory exists."""
+    if bundle.num_classes == 0:
+        raise DataError(f"{bundle.name} holds no labelled images (no class folders): choose "
+                        "images to label with `tinyssl select`, then `tinyssl data arrange` "
+                        "them into class folders.")
+    if bundle.num_classes == 1:
+        raise DataError(f"{bundle.name} has one class ({bundle.classes[0]}): a classifier needs "
+                        "at least two (one class scores 100 % whatever it learns); add the "
+                        "other class folders, or pre-train on these images with `tinyssl "
+                        "pretrain`.")
+
+
 def make_split(data: DataBundle | np.ndarray, num_classes: int, labels: int | None = None,
                labels_per_class: int | Mapping[str, int] | None = None,
                val_per_class: int = 10, seed: int = 0) -> Split:

@@ -8,7 +8,7 @@ from typing import Any
 
 __all__ = ["QCDQ_NAME", "QONNX_NAME", "UnsupportedModelError", "check_finn_compatible",
            "damage", "ensure_exported", "export_qonnx", "export_run", "inference_cost",
-           "load_model", "to_qcdq", "write_model"]
+           "load_model", "require_classifier", "to_qcdq", "write_model"]
 
 #: Imported on first use (PEP 562), so `tinyssl export --help` starts without torch.
 _LAZY = {"UnsupportedModelError": "finn_check", "check_finn_compatible": "finn_check",
@@ -25,12 +25,31 @@ QONNX_NAME = "model.qonnx.onnx"
 QCDQ_NAME = "model.qcdq.onnx"
 
 
+def require_classifier(run: Path) -> None:
+    """Refuse a pre-training run where classes are expected: its head never saw a label, so
+    the classes it gives (confidently) are noise."""
+    import yaml
+
+    from tinyssl.methods import METHODS, get_method
+
+    cfg_path = Path(run) / "config.yaml"
+    method = (yaml.safe_load(cfg_path.read_text()) or {}).get("method") if cfg_path.is_file() \
+        else None
+    if method in METHODS and not get_method(method).uses_labeled:
+        raise ValueError(f"{run} is a {method} pre-training run: its classifier head was never "
+                         f"trained, so its classes would be noise. Probe its encoder with "
+                         f"`tinyssl probe {run} --data DATA`, or fine-tune it on labels with "
+                         f"`tinyssl train --init {run} --data DATA --labels-per-class N` and use "
+                         "that run.")
+
+
 def export_run(run: Path) -> dict[str, Path]:
     """Write RUN/model.qonnx.onnx and RUN/model.qcdq.onnx from the run's best checkpoint."""
     from tinyssl.export.onnx_export import export_qonnx, to_qcdq
     from tinyssl.models import load_net
 
     run = Path(run)
+    require_classifier(run)
     net, ckpt = load_net(run)
     spec = ckpt["model_spec"]
     qonnx_path, qcdq_path = run / QONNX_NAME, run / QCDQ_NAME

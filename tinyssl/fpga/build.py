@@ -12,8 +12,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from tinyssl.fpga.boards import RESOURCES, Board, resolve_board
+from tinyssl.fpga.boards import RESOURCES, Board
 from tinyssl.fpga.finn_env import detect_toolchain, finn_modules, finn_session
+from tinyssl.fpga.options import check_build_options, read_folding, unknown_folding_layers
 from tinyssl.runs import atomic_write_json, atomic_write_text
 
 #: The steps past the estimates, and the Xilinx tools each needs.
@@ -73,17 +74,14 @@ def build_run(run: Path, board: str = "Pynq-Z1", target_fps: float = DEFAULT_FPS
     from tinyssl.export import ensure_exported
 
     run = Path(run)
-    if target_fps <= 0 or clock_ns <= 0:
-        raise ValueError("--target-fps and --clock-ns must be positive.")
-    if folding is not None and not Path(folding).is_file():
-        raise ValueError(f"folding config {folding} does not exist.")
-    target = resolve_board(board)
+    target = check_build_options(board, target_fps, clock_ns, folding)
     qonnx = ensure_exported(run)["qonnx"]
     (run / "fpga" / "report.json").unlink(missing_ok=True)  # stale once the build restarts
     tools = detect_toolchain()
     out = finn_dir(run)
     run_finn(qonnx, dataflow_config(target, out, target_fps, clock_ns, folding,
                                     hardware=tools.complete))
+    check_folding_layers(folding, out / "report")
     report = summarize(out / "report", target, clock_ns, target_fps, folding)
     if tools.complete:
         report["hardware"] = {"ran": True, "outputs": str(out)}
@@ -111,6 +109,39 @@ def run_finn(qonnx: Path, cfg: Any) -> None:
                            f"see {out / 'build_dataflow.log'}")
 
 
+def check_folding_layers(folding: Path | None, report_dir: Path) -> None:
+    """Refuse a folding file naming layers the model does not have (FINN ignores those
+    entries silently: the folding asked for would not be the one built). The names exist only
+    once FINN has made the HW layers, so this runs after the build, before the report."""
+    if folding is None:
+        return
+    layers = list(json.loads((report_dir / "estimate_layer_cycles.json").read_text()))
+    if unknown := unknown_folding_layers(read_folding(Path(folding)), layers):
+        raise ValueError(f"folding config {folding} names layer(s) {', '.join(unknown)} that "
+                         f"this model does not have; its layers are {', '.join(layers)}.")
+
+
+def target_note(report: dict[str, Any], folding_dir: Path) -> str | None:
+    """Why the FPS target was missed, or None when met (or folding came from a file). FINN's
+    SetFolding raises each layer's PE/SIMD until its cycles meet the target, and stops at the
+    most a layer allows (PE ≤ output channels, SIMD ≤ input channels × kernel): past that,
+    the slowest layer caps the throughput at clock ÷ its cycles."""
+    target, got = report["target_fps"], report["est_fps"]
+    if target is None or got >= target * 0.999:
+        return None
+    folding_file = folding_dir / "auto_folding_config.json"
+    attrs = (json.loads(folding_file.read_text()).get(report["bottleneck"], {})
+             if folding_file.is_file() else {})
+    at = ", ".join(f"{k} {attrs[k]}" for k in ("PE", "SIMD") if k in attrs)
+    short = target / got
+    return (f"target {target:,.0f} FPS missed: the estimate is {got:,.0f} FPS, "
+            f"{short:,.{1 if short < 100 else 0}f}× short, because FINN's folding is at its "
+            f"limit: the bottleneck "
+            f"{report['bottleneck']} ({at + ': ' if at else ''}as parallel as FINN's SetFolding "
+            f"makes it) still takes {report['bottleneck_cycles']:,} cycles per image at "
+            f"{1e3 / report['clock_ns']:.0f} MHz.")
+
+
 def _finn_error(log: Path) -> str:
     """FINN's own one-line error from its build log (it logs instead of raising)."""
     lines = log.read_text(errors="replace").splitlines() if log.is_file() else []
@@ -135,7 +166,7 @@ def summarize(report_dir: Path, board: Board, clock_ns: float, target_fps: float
         utilization = {k: totals[k] / board.capacity[k] if board.capacity[k] else
                        (0.0 if totals[k] == 0 else math.inf) for k in RESOURCES}
         fits = all(u <= 1.0 for u in utilization.values())
-    return {
+    report = {
         "board": board.name,
         "part": board.part,
         "clock_ns": clock_ns,
@@ -151,6 +182,8 @@ def summarize(report_dir: Path, board: Board, clock_ns: float, target_fps: float
         "totals": totals,
         "layers": layers,
     }
+    report["target_missed"] = target_note(report, report_dir)
+    return report
 
 
 def write_report(fpga_dir: Path, report: dict[str, Any]) -> None:
@@ -167,6 +200,7 @@ def report_markdown(r: dict[str, Any]) -> str:
         f"- bottleneck: {r['bottleneck']} ({r['bottleneck_cycles']:,} cycles)",
         f"- folding: {r['folding']}",
         f"- fits the board: {fits}",
+        *([f"- **{r['target_missed']}**"] if r.get("target_missed") else []),
         "",
         "| layer | cycles | LUT | BRAM_18K | URAM | DSP |",
         "|---|---:|---:|---:|---:|---:|",

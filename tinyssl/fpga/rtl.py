@@ -17,8 +17,16 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from tinyssl.fpga.boards import RESOURCES, resolve_board
-from tinyssl.fpga.build import DEFAULT_FPS, dataflow_config, run_finn, summarize, write_report
+from tinyssl.fpga.boards import RESOURCES
+from tinyssl.fpga.build import (
+    DEFAULT_FPS,
+    check_folding_layers,
+    dataflow_config,
+    run_finn,
+    summarize,
+    write_report,
+)
+from tinyssl.fpga.options import check_build_options
 from tinyssl.runs import atomic_copy, atomic_write_bytes, atomic_write_json, atomic_write_text
 
 #: FINN's specialise-layers config: prefer RTL for every op type (FINN falls back to HLS).
@@ -45,9 +53,7 @@ def build_rtl(run: Path, board: str = "Pynq-Z1", target_fps: float = DEFAULT_FPS
     from tinyssl.export import ensure_exported
 
     run = Path(run)
-    if target_fps <= 0 or clock_ns <= 0:
-        raise ValueError("--target-fps and --clock-ns must be positive.")
-    target = resolve_board(board)
+    target = check_build_options(board, target_fps, clock_ns, folding)
     qonnx = ensure_exported(run)["qonnx"]
     out = rtl_dir(run)
     out.mkdir(parents=True, exist_ok=True)
@@ -58,6 +64,7 @@ def build_rtl(run: Path, board: str = "Pynq-Z1", target_fps: float = DEFAULT_FPS
         target, finn_out, target_fps, clock_ns, folding, hardware=False,
         specialize_layers_config_file=str(spec),
         steps=[*bc.estimate_only_dataflow_steps, "step_hw_codegen"], **RTL_SETTINGS))
+    check_folding_layers(folding, finn_out / "report")
     from qonnx.core.modelwrapper import ModelWrapper
 
     generated = ModelWrapper(str(finn_out / "intermediate_models" / "step_hw_codegen.onnx"))

@@ -1,13 +1,18 @@
-"""Training methods, one file each, looked up by name (lightly/solo-learn layout)."""
+"""Training methods, one file each, looked up by name (lightly/solo-learn layout).
+
+The names import at once and the methods (torch) on first use, so that a command checks its
+method names before paying for torch."""
 
 from __future__ import annotations
 
 import inspect
 import typing
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tinyssl.methods.base import Batch, Method, StepOutput
+if TYPE_CHECKING:
+    from tinyssl.methods.base import Method
+
 
 #: name → "module:Class". Semi-supervised methods first, then self-supervised pretext tasks.
 METHODS: dict[str, str] = {
@@ -58,3 +63,10 @@ def method_options(name: str) -> dict[str, tuple[Any, Any]]:
 
 
 __all__ = ["METHODS", "Batch", "Method", "StepOutput", "get_method", "method_options"]
+
+
+def __getattr__(name: str) -> Any:
+    """Batch, Method, StepOutput from base.py, imported on first use (PEP 562)."""
+    if name in ("Batch", "Method", "StepOutput"):
+        return getattr(import_module("tinyssl.methods.base"), name)
+    raise AttributeError(f"module 'tinyssl.methods' has no attribute '{name}'")

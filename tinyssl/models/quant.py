@@ -17,8 +17,9 @@ from brevitas.inject import ExtendedInjector
 from brevitas.quant.solver import ActQuantSolver, WeightQuantSolver
 from dependencies import value
 
-#: Bit widths FINN maps onto its matrix-vector units (1 = bipolar XNOR-popcount).
-SUPPORTED_BITS = (1, 2, 4, 8)
+from tinyssl.models.names import check_bits
+
+__all__ = ["ActQuant", "InputQuant", "WeightQuant", "check_bits"]
 
 
 class CommonQuant(ExtendedInjector):
@@ -61,13 +62,3 @@ class InputQuant(ActQuant):
     max_val = 1.0 - 2.0**-7
     narrow_range = False
     restrict_scaling_type = RestrictValueType.POWER_OF_TWO
-
-
-def check_bits(kind: str, bits: int) -> int:
-    """Refuse bit widths FINN cannot map, with one clear sentence."""
-    if bits not in SUPPORTED_BITS:
-        raise ValueError(
-            f"{kind} bit width {bits} is not supported: FINN maps "
-            f"{', '.join(map(str, SUPPORTED_BITS))} (1 = bipolar)."
-        )
-    return bits

@@ -2,59 +2,27 @@
 
 Quantized names are `<family>-w<W>a<A>` with W, A in {1, 2, 4, 8}; `<family>-float` is the
 float twin of a family (same layers, float weights and activations: a fast teacher and the
-initialisation of its quantized members); `--width-mult` scales every layer of a family.
+initialisation of its quantized members); `--width-mult` scales every layer of a family. The
+names themselves (and their parsing) live in names.py, which needs no torch.
 """
 
 from __future__ import annotations
-
-import re
 
 from torch import nn
 
 from tinyssl.models.baselines import resnet18, wrn28_2
 from tinyssl.models.cnv import CNVSpec, QuantClassifier, QuantEncoder, init_uniform
+from tinyssl.models.names import (
+    FAMILIES,
+    FLOAT_MODEL_NAMES,
+    available_models,
+    family_of,
+    parse_quant_name,
+)
 from tinyssl.models.net import Net
 
-#: family → (conv channels, pool after each conv, FC widths). `cnv` is FINN's CNV.
-FAMILIES: dict[str, tuple[tuple[int, ...], tuple[bool, ...], tuple[int, ...]]] = {
-    "cnv": ((64, 64, 128, 128, 256, 256), (False, True, False, True, False, False), (512, 512)),
-    "small": ((32, 32, 64, 64, 128, 128), (False, True, False, True, False, False), (256,)),
-    "tiny": ((16, 16, 32, 32), (False, True, False, True), (64,)),
-}
 FLOAT_MODELS = {"resnet18": resnet18, "wrn-28-2": wrn28_2}
-_QUANT_NAME = re.compile(r"^(?P<family>[a-z]+)-w(?P<w>\d+)a(?P<a>\d+)$")
-_TWIN_NAME = re.compile(r"^(?P<family>[a-z]+)-float$")
-
-
-def available_models() -> list[str]:
-    quant = [f"{f}-w{b}a{b}" for f in FAMILIES for b in (1, 2, 4, 8)]
-    twins = [f"{f}-float" for f in FAMILIES]
-    return sorted(quant) + sorted(twins) + sorted(FLOAT_MODELS)
-
-
-def family_of(name: str) -> str | None:
-    """`tiny-w2a2` and `tiny-float` → "tiny"; None outside the CNV families."""
-    parsed = parse_quant_name(name)
-    if parsed is not None:
-        return parsed[0]
-    m = _TWIN_NAME.match(name)
-    return m["family"] if m and m["family"] in FAMILIES else None
-
-
-def is_float_twin(name: str) -> bool:
-    return family_of(name) is not None and parse_quant_name(name) is None
-
-
-def is_known_model(name: str) -> bool:
-    return name in FLOAT_MODELS or family_of(name) is not None
-
-
-def parse_quant_name(name: str) -> tuple[str, int, int] | None:
-    """`cnv-w2a2` → ("cnv", 2, 2); None for names outside the quantized families."""
-    m = _QUANT_NAME.match(name)
-    if not m or m["family"] not in FAMILIES:
-        return None
-    return m["family"], int(m["w"]), int(m["a"])
+assert tuple(FLOAT_MODELS) == FLOAT_MODEL_NAMES
 
 
 def build_model(name: str, in_channels: int, image_size: int, num_classes: int,

@@ -27,12 +27,14 @@ def evaluate_run(run: Path, data: str | None = None, device: str = "auto") -> di
     from tinyssl.data import load_dataset
     from tinyssl.data.stream import images_to_device
     from tinyssl.data.types import DataError
+    from tinyssl.export import require_classifier
     from tinyssl.models import load_net
     from tinyssl.runs import atomic_write_bytes
 
     run = Path(run)
     if not (run / "config.yaml").is_file():
         raise ValueError(f"{run} is not a training run directory (no config.yaml).")
+    require_classifier(run)
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     net, ckpt = load_net(run)
     spec = ckpt["model_spec"]

@@ -29,11 +29,17 @@ import yaml
 
 from tinyssl.config import LOGGERS, DataChoice, TrainConfig, load_config, read_options
 from tinyssl.pipeline.fit_dir import FIT_FILE
-from tinyssl.runs import atomic_write_bytes, new_run_dir
+from tinyssl.runs import atomic_write_bytes, new_run_dir, read_json
 
 #: Options only the methods with a strong view accept (kept away from supervised stages).
 STRONG_VIEW_OPTIONS = ("randaugment_n", "randaugment_m", "randaugment_policy", "cutout")
 STAGES = ("baseline", "pretrain", "teacher", "float_init", "student")
+#: What the teacher may train with: it needs labels, and its logits are what the student
+#: distils (a pretext method has no classifier; distill needs a teacher of its own).
+TEACHER_METHODS = ("fixmatch", "uda", "flexmatch", "freematch", "pseudolabel", "supervised")
+#: The options `--resume` may change: they decide what is built from the student and how
+#: progress shows, not what any stage trained.
+RESUME_OPTIONS = ("board", "target_fps", "hardware", "progress")
 
 
 @dataclass
@@ -82,22 +88,45 @@ class FitConfig(DataChoice):
         return cfg
 
     def check(self) -> None:
-        from tinyssl.models import parse_quant_name
+        """Every option's range and name, without torch or data (a second, not a stage of
+        training later); `check_fit` adds the data and the stages' own configs."""
+        from tinyssl.fpga.options import check_build_options, max_fps
+        from tinyssl.models import check_image_size, check_model, parse_quant_name
 
+        check_model(self.model, "student model")
         if parse_quant_name(self.model) is None:
             raise ValueError(f"fit needs a quantized student preset such as tiny-w2a2 (got "
                              f"'{self.model}'): only those go to the FPGA.")
+        if self.teacher_model is not None:
+            check_model(self.teacher_model, "teacher model")
         self.default_image_size()
+        for model in (self.model, self.teacher_model):
+            check_image_size(model or self.model, self.image_size)
         if self.log not in LOGGERS:
             raise ValueError(f"unknown log '{self.log}'; choose from {', '.join(LOGGERS)}.")
+        if self.teacher_method is not None and self.teacher_method not in TEACHER_METHODS:
+            raise ValueError(f"unknown teacher_method '{self.teacher_method}'; choose from "
+                             f"{', '.join(TEACHER_METHODS)}.")
         if self.val_per_class != 0:
             raise ValueError("fit validates inside its label budget (no extra labelled "
                              f"images): val_per_class must be 0 (got {self.val_per_class}).")
-        if self.teacher_scale <= 0 or self.trial_steps < 2 or (self.steps or 1) < 1:
-            raise ValueError("teacher_scale must be positive, trial_steps at least 2 and steps "
-                             "at least 1.")
-        if self.selection_rounds < 1:
-            raise ValueError(f"selection_rounds must be at least 1 (got {self.selection_rounds}).")
+        for name, least in (("steps", 1), ("teacher_steps", 1), ("pretrain_steps", 0),
+                            ("trial_steps", 2), ("batch_size", 1), ("selection_rounds", 1),
+                            ("verify_images", 1), ("labels", 1), ("labels_per_class", 1)):
+            value = getattr(self, name)
+            if value is not None and value < least:
+                raise ValueError(f"{name} must be at least {least} (got {value})"
+                                 + (": 0 turns pre-training off." if least == 0 else "."))
+        for name in ("teacher_scale", "width_mult", "unlabeled_ratio", "temperature",
+                     "student_lr"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be positive (got {value}).")
+        check_build_options(self.board, self.target_fps)
+        if self.target_fps > max_fps(10.0):
+            raise ValueError(f"target_fps {self.target_fps:g} cannot be reached: a FINN "
+                             "accelerator at 100 MHz finishes at most one image per clock "
+                             f"cycle ({max_fps(10.0):,.0f} FPS).")
         if self.selection_rounds > 1 and self.selection == "random":
             raise ValueError("selection_rounds needs a selection rule for the first round, "
                              "e.g. --selection typicover.")
@@ -199,9 +228,10 @@ def _stage_dir(fit_dir: Path, name: str) -> Path:
 def data_facts(cfg: FitConfig) -> tuple[tuple[int, int, int], int]:
     """(image shape H×W×C, number of classes), after checking the label budget or labels
     file against the data, before any stage runs."""
-    from tinyssl.data import load_dataset, make_split
+    from tinyssl.data import load_dataset, make_split, require_classes
 
     bundle = load_dataset(cfg.data, image_size=cfg.image_size, resize=cfg.resize)
+    require_classes(bundle)
     if cfg.labels_file is not None:
         from tinyssl.data.labels_file import read_labels_file
 
@@ -210,6 +240,16 @@ def data_facts(cfg: FitConfig) -> tuple[tuple[int, int, int], int]:
         make_split(bundle, bundle.num_classes, labels=cfg.labels,
                    labels_per_class=cfg.labels_per_class, val_per_class=0, seed=cfg.seed)
     return bundle.image_shape, bundle.num_classes
+
+
+def check_fit(cfg: FitConfig, fit_dir: Path) -> tuple[tuple[int, int, int], int]:
+    """Everything `fit` can refuse, before any directory exists or any step trains: the
+    options (FitConfig.check), the data and label budget, then every stage's own config
+    (methods and their `-o` options: the one check that imports torch). Returns data_facts."""
+    cfg.check()
+    facts = data_facts(cfg)
+    plan(cfg, fit_dir)
+    return facts
 
 
 def estimate_seconds(cfg: FitConfig, stages: list[Stage], image_shape: tuple[int, int, int],
@@ -224,9 +264,11 @@ def estimate_seconds(cfg: FitConfig, stages: list[Stage], image_shape: tuple[int
             for s in stages}
 
 
-def run_fit(cfg: FitConfig, fit_dir: Path, echo: Any = print) -> dict[str, Any]:
+def run_fit(cfg: FitConfig, fit_dir: Path, echo: Any = print,
+            facts: tuple[tuple[int, int, int], int] | None = None) -> dict[str, Any]:
     """Decide the open knobs (trials), run (or continue) every stage in `fit_dir`; write
-    fit.json and fit.md; return the result dictionary."""
+    fit.json and fit.md; return the result dictionary. `facts`: check_fit's, when the caller
+    has checked already."""
     from tinyssl.pipeline import run_training
     from tinyssl.pipeline.fit_decisions import (
         decide_student,
@@ -236,7 +278,7 @@ def run_fit(cfg: FitConfig, fit_dir: Path, echo: Any = print) -> dict[str, Any]:
     )
     from tinyssl.train import TrainingInterrupted
 
-    shape, classes = data_facts(cfg)
+    shape, classes = facts or check_fit(cfg, fit_dir)
     estimate = estimate_seconds(cfg, plan(cfg, fit_dir), shape, classes)
     trials = trial_seconds(cfg, plan(cfg, fit_dir), estimate) if cfg.auto else 0.0
     echo(f"fit into {fit_dir}: about {(sum(estimate.values()) + trials) / 60:.1f} min of "
@@ -259,10 +301,12 @@ def run_fit(cfg: FitConfig, fit_dir: Path, echo: Any = print) -> dict[str, Any]:
             continue
         echo(f"{stage.name}: {stage.purpose} — {stage.train.model}, {stage.train.method}, "
              f"{stage.train.steps} steps.")
-        resume = run if (run / "config.yaml").is_file() else None
-        if resume is None:
+        if not (run / "config.yaml").is_file():
             run.mkdir(parents=True)
             stage.train.save(run / "config.yaml")
+        elif (saved := load_config(run / "config.yaml", {})).progress != cfg.progress:
+            saved.progress = cfg.progress  # `--resume --no-progress`: no effect on training
+            saved.save(run / "config.yaml")
         try:
             run_training(stage.train, fit_dir, resume=run)
         except TrainingInterrupted as e:
@@ -285,10 +329,12 @@ def run_fit(cfg: FitConfig, fit_dir: Path, echo: Any = print) -> dict[str, Any]:
 
 def _hardware(cfg: FitConfig, student: Path, echo: Any) -> None:
     from tinyssl.export import export_run
-    from tinyssl.fpga import build_run
+    from tinyssl.fpga import build_run, resolve_board
     from tinyssl.verify import verify_run
 
-    if not (student / "fpga" / "report.json").is_file():
+    built = read_json(student / "fpga" / "report.json")
+    if (built.get("board"), built.get("target_fps")) != (resolve_board(cfg.board).name,
+                                                         cfg.target_fps):
         echo(f"student: export → FINN estimates for {cfg.board} at {cfg.target_fps:g} FPS.")
         export_run(student)
         build_run(student, board=cfg.board, target_fps=cfg.target_fps)
@@ -297,19 +343,39 @@ def _hardware(cfg: FitConfig, student: Path, echo: Any) -> None:
         verify_run(student, images=cfg.verify_images)
 
 
-def start_fit(cfg: FitConfig | None, runs_root: Path, resume: Path | None,
-              echo: Any = print) -> dict[str, Any]:
-    """A new fit directory (config saved first) or the one to resume (its own config)."""
+def prepare_fit(cfg: FitConfig | None, runs_root: Path, resume: Path | None,
+                overrides: dict[str, Any] | None = None
+                ) -> tuple[FitConfig, Path, tuple[tuple[int, int, int], int]]:
+    """Check everything, then make the new fit directory (config saved first) or take the one
+    to resume: its own config with `overrides` of the RESUME_OPTIONS, saved back to fit.yaml.
+    A refused fit leaves no directory behind. → (config, fit directory, check_fit's facts)."""
     if resume is not None:
         if not (resume / FIT_FILE).is_file():
             raise ValueError(f"{resume} is not a fit directory (no {FIT_FILE}).")
-        cfg = FitConfig.load(resume / FIT_FILE, {})
-        return run_fit(cfg, resume, echo)
+        changed = {k: v for k, v in (overrides or {}).items() if v is not None}
+        if refused := [k for k in changed if k not in RESUME_OPTIONS]:
+            flags = ", ".join("--" + k.replace("_", "-") for k in refused)
+            allowed = ", ".join("--" + k.replace("_", "-") for k in RESUME_OPTIONS)
+            raise ValueError(f"--resume keeps what {resume} trained: {flags} would change it; "
+                             f"only {allowed} (and --threads) may be given with --resume.")
+        cfg = FitConfig.load(resume / FIT_FILE, changed)
+        facts = check_fit(cfg, resume)
+        if changed:
+            save_fit_config(cfg, resume)
+        return cfg, resume, facts
     assert cfg is not None
+    facts = check_fit(cfg, runs_root / "fit")  # stage paths only: nothing is created
     data = Path(cfg.data.split(":", 1)[-1]).name.split(".")[0] if ":" in cfg.data else cfg.data
     fit_dir = new_run_dir(runs_root, f"fit-{data}-{cfg.model}-s{cfg.seed}")
     save_fit_config(cfg, fit_dir)
-    return run_fit(cfg, fit_dir, echo)
+    return cfg, fit_dir, facts
+
+
+def start_fit(cfg: FitConfig | None, runs_root: Path, resume: Path | None,
+              echo: Any = print, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """prepare_fit, then run_fit."""
+    cfg, fit_dir, facts = prepare_fit(cfg, runs_root, resume, overrides)
+    return run_fit(cfg, fit_dir, echo, facts)
 
 
 def save_fit_config(cfg: FitConfig, fit_dir: Path) -> None:

@@ -114,10 +114,12 @@ def predict_files(run: Path, inputs: list[str], engine: str = "onnxruntime",
                   batch: int = 1024, progress: Callable[[int, int], None] | None = None
                   ) -> Predictions:
     """Decode every image of `inputs` as the run's training did and classify it."""
+    from tinyssl.export import require_classifier
     from tinyssl.runs import find_checkpoint, load_checkpoint
 
     if engine not in ENGINES:
         raise ValueError(f"unknown engine '{engine}'; choose from {', '.join(ENGINES)}.")
+    require_classifier(run)
     ckpt = load_checkpoint(find_checkpoint(run))
     spec, classes = ckpt["model_spec"], list(ckpt["classes"])
     cfg_path = run / "config.yaml"

@@ -74,6 +74,56 @@ class SweepConfig:
         return cfg
 
 
+def check_sweep(cfg: SweepConfig) -> None:
+    """Every cell's config, data and label budget, and the fpga/verify options, before any
+    directory exists or any cell trains: a bad value in the last cell is refused at once,
+    naming that cell, instead of after the cells before it have trained."""
+    from tinyssl.config import load_config
+    from tinyssl.data import load_dataset, make_split, require_classes
+    from tinyssl.fpga.options import BUILD_OPTIONS, check_build_options
+
+    if cfg.fpga is not None:
+        if not isinstance(cfg.fpga, dict) or set(cfg.fpga) - set(BUILD_OPTIONS):
+            raise ValueError(f"sweep fpga: is a mapping of {', '.join(BUILD_OPTIONS)} (got "
+                             f"{cfg.fpga}).")
+        check_build_options(**{"board": "Pynq-Z1", "target_fps": 1000.0, **cfg.fpga})
+    if cfg.verify is not None:
+        images = cfg.verify.get("images", 1) if isinstance(cfg.verify, dict) else None
+        if not isinstance(images, int) or images < 1 or set(cfg.verify) - {"images"}:
+            raise ValueError(f"sweep verify: takes images, a whole number >= 1 (got "
+                             f"{cfg.verify}).")
+    if cfg.stale_after_s <= 0:
+        raise ValueError(f"stale_after_s must be positive (got {cfg.stale_after_s}).")
+    configs = []
+    for cell in cfg.cells:
+        try:
+            configs.append(load_config(None, {**cfg.base, **cell}))
+        except ValueError as e:
+            raise ValueError(f"cell {cell_id(cell, cfg.base)}: {e}") from None
+    bundles: dict[tuple[Any, ...], Any] = {}
+    for cell, tc in zip(cfg.cells, configs, strict=True):
+        key = (tc.data, tc.image_size, tc.resize, tc.cache_dir)
+        try:
+            if key not in bundles:
+                bundles[key] = load_dataset(tc.data, image_size=tc.image_size, resize=tc.resize,
+                                            cache_dir=Path(tc.cache_dir) if tc.cache_dir else None)
+            bundle = bundles[key]
+            if _uses_labels(tc.method):
+                require_classes(bundle)
+            if tc.labels_file is None and bundle.num_classes:
+                make_split(bundle, bundle.num_classes, labels=tc.labels,
+                           labels_per_class=tc.labels_per_class, val_per_class=tc.val_per_class,
+                           seed=tc.seed)
+        except ValueError as e:
+            raise ValueError(f"cell {cell_id(cell, cfg.base)}: {e}") from None
+
+
+def _uses_labels(method: str) -> bool:
+    from tinyssl.methods import get_method
+
+    return get_method(method).uses_labeled
+
+
 def cell_id(cell: dict[str, Any], base: dict[str, Any]) -> str:
     """Readable and stable: grid values in order, plus a hash of the whole resolved config."""
     readable = "-".join(f"{k}{v}" for k, v in cell.items())

@@ -69,6 +69,38 @@ class TransferConfig:
         return cfg
 
 
+def check_transfer(cfg: TransferConfig) -> None:
+    """Every source and target loads, every target has the classes and labels the fine-tuning
+    asks for, and the pretrain/finetune configs are valid — before the study directory
+    exists or a cell trains (a missing last source used to be found after the first cells)."""
+    from tinyssl.config import load_config
+    from tinyssl.data import load_dataset, make_split, require_classes
+    from tinyssl.train.pretext import pretrain_config
+
+    for name in ("max_train_images", "max_test_images", "probe_k", "image_size"):
+        value = getattr(cfg, name)
+        if value is not None and value < 1:
+            raise ValueError(f"{name} must be at least 1 (got {value}).")
+    shared = {"model": cfg.model, "width_mult": cfg.width_mult, "image_size": cfg.image_size}
+    for role, specs in (("source", cfg.sources), ("target", cfg.targets)):
+        for name, spec in specs.items():
+            if spec is None:
+                continue
+            try:
+                bundle = load_dataset(spec, image_size=cfg.image_size)
+                if role == "source":
+                    pretrain_config(None, {**cfg.pretrain, **shared, "data": spec})
+                    continue
+                require_classes(bundle)
+                ft = load_config(None, {**cfg.finetune, **shared, "data": spec,
+                                        "init": "source run"})
+                make_split(bundle, bundle.num_classes, labels=ft.labels,
+                           labels_per_class=ft.labels_per_class, val_per_class=ft.val_per_class,
+                           seed=cfg.seeds[0])
+            except ValueError as e:
+                raise ValueError(f"transfer {role} {name} ({spec}): {e}") from None
+
+
 def _subsample(n: int, limit: int | None, seed: int) -> np.ndarray:
     if limit is None or n <= limit:
         return np.arange(n)
@@ -226,6 +258,7 @@ class Study:
 def run_transfer(config: Path, root: Path = Path("runs")) -> dict[str, Path]:
     """Run (or continue) the study in `root/<name>/`; returns the written matrix files."""
     cfg = TransferConfig.load(config)
+    check_transfer(cfg)
     study = Study(cfg, root)
     for seed in cfg.seeds:
         for source in cfg.sources:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from tinyssl.config import TrainConfig
-from tinyssl.data.types import DataBundle, DataError, Split
+from tinyssl.data.types import DataBundle, Split
 from tinyssl.methods import get_method
 from tinyssl.models import ModelSpec, Net
 from tinyssl.runs import find_checkpoint, load_checkpoint
@@ -100,15 +100,13 @@ def load_data(cfg: TrainConfig, resume: Path | None, split_rule: Any = None
     `split_rule` (the select layer's, when the config names a selection rule), or a seeded
     random draw. Labels a person gave in a labels file replace the source's labels of those
     images."""
-    from tinyssl.data import load_dataset
+    from tinyssl.data import load_dataset, require_classes
 
     cache = Path(cfg.cache_dir) if cfg.cache_dir else None
     bundle = load_dataset(cfg.data, image_size=cfg.image_size, cache_dir=cache,
                           resize=cfg.resize)
-    if bundle.num_classes == 0 and get_method(cfg.method).uses_labeled:
-        raise DataError(f"{cfg.data} holds no labelled images (no class folders): choose "
-                        "images to label with `tinyssl select`, then `tinyssl data arrange` "
-                        "them into class folders.")
+    if get_method(cfg.method).uses_labeled:
+        require_classes(bundle)
     if resume is not None and (resume / "split.npz").is_file():
         split = Split.load(resume / "split.npz")
     else:

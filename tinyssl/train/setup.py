@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from tinyssl.config import TrainConfig
-from tinyssl.data.types import DataBundle, Split
+from tinyssl.data.types import DataBundle, DataError, Split
 from tinyssl.methods import get_method
 from tinyssl.models import ModelSpec, Net
 from tinyssl.runs import find_checkpoint, load_checkpoint

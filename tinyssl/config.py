@@ -171,9 +171,9 @@ class TrainConfig(DataChoice):
         check_image_size(self.model, self.image_size)
         if self.val_per_class < 0:
             raise ValueError(f"val_per_class must be at least 0 (got {self.val_per_class}).")
-        if not 0 < self.pl_threshold <= 1 or not 0 <= self.pl_target <= 1:
-            raise ValueError("pl_threshold must be in (0, 1] and pl_target in [0, 1] (they are "
-                             "a probability and an accuracy).")
+        if not 0 <= self.pl_threshold <= 1 or not 0 <= self.pl_target <= 1:
+            raise ValueError("pl_threshold and pl_target must be in [0, 1] (a probability and "
+                             "an accuracy; threshold 0 accepts every prediction).")
         if self.target_acc is not None and not 0 < self.target_acc <= 1:
             raise ValueError(f"target_acc is an accuracy in (0, 1] (got {self.target_acc}).")
         if not isinstance(self.method_options, dict):

@@ -30,15 +30,16 @@ def _sweep(tmp_path: Path, name: str, sweep: dict) -> Path:
 
 
 def test_sweep_on_local_ray_matches_the_builtin_scheduler(tmp_path: Path) -> None:
-    # two more cells ask for more labels than digits has: they fail, the others finish
+    # two more cells diverge (lr 1e30: NaN loss by step 3), a failure no check can see
+    # before training (a bad option or label budget is refused before any cell runs)
     good = _sweep(tmp_path, "good", SWEEP)
-    config = _sweep(tmp_path, "mixed", {**SWEEP, "runs": [{}, {"labels_per_class": 10_000}]})
+    config = _sweep(tmp_path, "mixed", {**SWEEP, "runs": [{}, {"lr": 1e30}]})
     root = tmp_path / "on-ray"
     res = CliRunner().invoke(main, ["sweep", str(config), "--out", str(root), "--ray"])
     cfg = SweepConfig.load(config)
     failing = cell_id(cfg.cells[2], cfg.base)
     assert res.exit_code == 1, res.output
-    assert f"cell {failing} failed: DataError:" in res.output
+    assert f"cell {failing} failed: TrainingDiverged:" in res.output
     assert "2 of 4 cells failed" in res.output
     rows = collect_rows(config, root)
     assert [r["seed"] for r in rows] == [0, 1]

@@ -65,8 +65,10 @@ def test_source_growth_is_balanced_calibrated_and_counts_its_labels(teacher: Pat
 
 def test_growth_waits_for_the_sources_accuracy_and_refuses_a_budget(teacher: Path,
                                                                     tmp_path: Path) -> None:
-    run, _ = _student(teacher, tmp_path / "gate", "--pl-target", "1.01")
-    assert not (run / "pseudolabels.jsonl").exists()  # the source never reaches the target
+    run, _ = _student(teacher, tmp_path / "gate", "--pl-target", "1.0")
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["pl_source_val_acc"] < 1.0  # the source never reaches the target...
+    assert not (run / "pseudolabels.jsonl").exists()  # ...so nothing is added
     for extra, said in ((["--labels-per-class", "5"], "source run's"),
                         (["--val-per-class", "0"], "val_per_class")):
         res = CliRunner().invoke(main, ["train", *FAST, "--method", "pseudolabel",

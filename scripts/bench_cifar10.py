@@ -191,7 +191,7 @@ def markdown(cells: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
              "| --- |"]
     for preset in args.presets:
         ceiling = [c["test_acc"] for n, c in cells.items() if n.startswith(f"sup-all.{preset}-")]
-        for row in args.rows:
+        for row in ROWS:  # the whole table, not only this invocation's --rows
             got = [c for n, c in sorted(cells.items()) if n.startswith(f"{row}.{preset}-s")]
             if not got:
                 lines.append(f"| {preset} | {row} | 0 | | | | not run yet | | |")

@@ -340,9 +340,9 @@ def report(out: dict[str, Any]) -> str:
         "`scripts/bench_train_speed.py` on mnist5k (28×28×1), "
         f"batch {st['batch_size']} labelled + {st['unlabeled_ratio']:g}× unlabelled, "
         f"families {', '.join(f'{f} ×{w:g}' for f, w in st['families'].items())} (width), "
-        "torch threads 1 for throughput. The machine is a **shared** 2-core VM: load average "
+        "torch threads 1 for throughput, on a 2-core VM: load average "
         f"{out['load_average_start'][0]:.1f} at the start, {out['load_average_end'][0]:.1f} at "
-        "the end (other helpers' jobs); arms are interleaved, "
+        "the end; arms are interleaved, "
         f"{st['rounds']} rounds of {st['steps']} steps each, medians shown (every sample in "
         "the .json). Throughput is read in CPU seconds (below: why).",
         "",
@@ -355,8 +355,10 @@ def report(out: dict[str, Any]) -> str:
                   "loop*: the same method and model, draw → method step → backward → SGD, no "
                   "EMA, schedule, logging or NaN check. Distill counts the student's images; "
                   "its float-twin teacher runs beside it. Why CPU seconds: with one thread a "
-                  "process's CPU time barely moves with the load of a shared machine, while "
-                  "its wall time follows the neighbours (wall-clock table below).", ""]
+                  "process's CPU time follows the neighbours less than its wall time does "
+                  "(wall-clock table below) — less, not nothing: under a load of about 9 on "
+                  "these 2 cores the same arms read about 3× fewer images per CPU second "
+                  "(shared caches and cores), so compare arms of one run only.", ""]
         if "img_cpu_s" in rows[0]:
             lines += [*_throughput_table(rows, "img_cpu_s"), "",
                       "### The same arms in wall-clock images/s (load-dependent)", ""]

@@ -189,9 +189,11 @@ def markdown(cells: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
              "| preset | row | n | labels used | supervised, same labels | teacher | result "
              "| gap closed | wall min/cell |", "| --- | --- | --- | --- | --- | --- | --- | --- "
              "| --- |"]
-    for preset in args.presets:
+    # the whole table: every preset and row on record, not only this invocation's
+    ran = [n.split(".", 1)[1].rsplit("-s", 1)[0] for n in cells]
+    for preset in dict.fromkeys([*args.presets, *ran]):
         ceiling = [c["test_acc"] for n, c in cells.items() if n.startswith(f"sup-all.{preset}-")]
-        for row in ROWS:  # the whole table, not only this invocation's --rows
+        for row in ROWS:
             got = [c for n, c in sorted(cells.items()) if n.startswith(f"{row}.{preset}-s")]
             if not got:
                 lines.append(f"| {preset} | {row} | 0 | | | | not run yet | | |")

@@ -113,6 +113,7 @@ def test_the_table_keeps_rows_that_this_invocation_did_not_run() -> None:
     cells = {"sup-all.tiny-w2a2-s0": {"test_acc": 0.5, "labels_used": 9, "wall_s": 60.0},
              "fit-40.tiny-w2a2-s0": {"test_acc": 0.4, "supervised_acc": 0.3, "teacher_acc": 0.45,
                                      "labels_used": 40, "wall_s": 60.0}}
-    table = bench.markdown(cells, bench.parse_args(["--rows", "fit-40"]))
+    table = bench.markdown(cells, bench.parse_args(["--rows", "fit-40", "--presets", "small-w2a2"]))
     assert "| tiny-w2a2 | sup-all | 1 | 9 |" in table
+    assert "| small-w2a2 | fit-40 | 0 | | | | not run yet | | |" in table
     assert "| tiny-w2a2 | fit-40 | 1 | 40 | 30.0 | 45.0 | **40.0** | 50 % |" in table

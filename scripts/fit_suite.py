@@ -6,23 +6,26 @@ Each cell is one (data set, labels per class, seed): the default fit (`tinyssl f
 seed, the all-labels ceiling (supervised tiny-w2a2 on every training label, the fit's
 baseline schedule). A finished cell writes results/fit-suite/cells/CELL.json, which is
 committed; a rerun never repeats a cell that has one, so the suite resumes across sessions.
-
-    python scripts/bench_fit.py --suite                 # every cell not yet done, in order
-    python scripts/bench_fit.py --suite --max-cells 1 --commit
-    python scripts/bench_fit.py --suite --report        # only rebuild fit-suite.md/.json
+Run it with `python scripts/bench_fit.py --suite` (options and parallel runs:
+scripts/suite_runner.py).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
-import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared/data of a clone
+import suite_runner
+from suite_runner import locked
+
+RUNS = "runs/fit-suite"  # run directories (--runs)
+CELLS = "fit-suite"  # results/CELLS/cells/*.json
+REPORT = "fit-suite"  # results/REPORT.md and .json
+DATA = suite_runner.SHARED_DATA  # --data-dir replaces it
 SETS = {"cifar10-jpeg": "folder:{}/cifar10-jpeg.tgz", "pbc64": "folder:{}/pbc64.tgz",
         "malaria-gray50": "folder:{}/malaria-gray50.tgz", "aid30": "folder:{}/aid30.tgz",
         "flowers5": "folder:{}/flowers5.tgz", "mnist5k": "npz:{}/mnist5k.npz"}
@@ -49,11 +52,6 @@ def data_source(data: str) -> str:
     return SETS[data].format(DATA)
 
 
-def set_data_dir(path: Path) -> None:
-    """Where the shared sets are (a git worktree elsewhere than beside ../shared)."""
-    global DATA
-    DATA = path.resolve()
-
 
 def fit_options(data: str, k: int, seed: int) -> dict[str, Any]:
     """The default fit: nothing but data, size, budget and seed (the protocol)."""
@@ -62,23 +60,30 @@ def fit_options(data: str, k: int, seed: int) -> dict[str, Any]:
 
 
 def run_ceiling(data: str, seed: int, steps: int, root: Path) -> dict[str, Any]:
-    """Supervised on every training label, the fit's baseline schedule (resumable)."""
-    from tinyssl.config import load_config
-    from tinyssl.pipeline import run_training
+    """Supervised on every training label, the fit's baseline schedule (resumable). The
+    cells of one set and seed share it: a second process waits for the first to train it."""
     from tinyssl.runs import read_json
 
     run = root / f"ceiling-{data}-s{seed}"
-    if not (run / "summary.json").is_file():
-        cfg = load_config(None, {"data": data_source(data), "image_size": IMAGE_SIZE,
-                                 "model": MODEL, "method": "supervised", "steps": steps,
-                                 "batch_size": 32, "val_per_class": 0, "seed": seed,
-                                 "eval_every": max(25, steps // 20), "progress": False,
-                                 "device": "cpu", "name": run.name})
-        if not (run / "config.yaml").is_file():
-            run.mkdir(parents=True)
-            cfg.save(run / "config.yaml")
-        run_training(cfg, root, resume=run)
+    with locked(root / f"{run.name}.lock"):
+        if not (run / "summary.json").is_file():
+            _train_ceiling(data, seed, steps, run)
     return read_json(run / "summary.json")
+
+
+def _train_ceiling(data: str, seed: int, steps: int, run: Path) -> None:
+    from tinyssl.config import load_config
+    from tinyssl.pipeline import run_training
+
+    cfg = load_config(None, {"data": data_source(data), "image_size": IMAGE_SIZE,
+                             "model": MODEL, "method": "supervised", "steps": steps,
+                             "batch_size": 32, "val_per_class": 0, "seed": seed,
+                             "eval_every": max(25, steps // 20), "progress": False,
+                             "device": "cpu", "name": run.name})
+    if not (run / "config.yaml").is_file():
+        run.mkdir(parents=True)
+        cfg.save(run / "config.yaml")
+    run_training(cfg, run.parent, resume=run)
 
 
 def run_cell(data: str, k: int, seed: int, root: Path) -> dict[str, Any]:
@@ -113,12 +118,8 @@ def gap_closed(r: dict[str, float]) -> float | None:
     return None if gap <= 0 else (r["student"] - r["supervised"]) / gap
 
 
-def report(out: Path) -> None:
-    """fit-suite.md/.json from every committed cell: per cell, then means over seeds."""
-    done = [json.loads(p.read_text())
-            for p in sorted((out / "fit-suite" / "cells").glob("*.json"))]
-    order = {cell_name(*c): i for i, c in enumerate(cells())}
-    done.sort(key=lambda r: order.get(r["cell"], len(order)))
+def report(done: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    """fit-suite.md and its rows from the finished cells (in run order): means over seeds."""
     groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for r in done:
         groups.setdefault((r["data"], r["labels_per_class"]), []).append(r)
@@ -158,49 +159,16 @@ def report(out: Path) -> None:
     for r in done:
         lines.append(f"- {r['cell']} ({r['fit_wall_s'] / 60:.0f} min): "
                      + " ".join(r["decisions"]))
-    (out / "fit-suite.md").write_text("\n".join(lines) + "\n")
-    (out / "fit-suite.json").write_text(json.dumps({"rows": rows, "cells": done}, indent=2))
+    return "\n".join(lines) + "\n", rows
+
+
+def summary(r: dict[str, Any]) -> str:
+    """One line of a finished cell (printed, and the commit message)."""
+    return f"student {100 * r['student']:.1f} %, supervised {100 * r['supervised']:.1f} %"
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--suite", action="store_true")
-    ap.add_argument("--runs", type=Path, default=Path("runs/fit-suite"))
-    ap.add_argument("--out", type=Path, default=Path("results"))
-    ap.add_argument("--max-cells", type=int, default=None, help="stop after this many")
-    ap.add_argument("--cells", nargs="+", help="only these cells (names as in the table)")
-    ap.add_argument("--commit", action="store_true", help="git-commit each finished cell")
-    ap.add_argument("--report", action="store_true", help="only rebuild the report")
-    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    ap.add_argument("--data-dir", type=Path, default=DATA, help="the shared data sets")
-    args = ap.parse_args(argv)
-    set_data_dir(args.data_dir)
-    if not args.report:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    cell_dir = args.out / "fit-suite" / "cells"
-    cell_dir.mkdir(parents=True, exist_ok=True)
-    ran = 0
-    for data, k, seed in ([] if args.report else cells()):
-        name = cell_name(data, k, seed)
-        if (cell_dir / f"{name}.json").is_file() or (args.cells and name not in args.cells):
-            continue
-        if args.max_cells is not None and ran >= args.max_cells:
-            break
-        result = run_cell(data, k, seed, args.runs)
-        (cell_dir / f"{name}.json").write_text(json.dumps(result, indent=2))
-        report(args.out)
-        ran += 1
-        if args.commit:
-            subprocess.run(["git", "add", str(cell_dir / f"{name}.json"),
-                            str(args.out / "fit-suite.md"), str(args.out / "fit-suite.json")],
-                           check=True)
-            subprocess.run(["git", "commit", "-q", "-m", f"fit suite: cell {name} "
-                            f"(student {100 * result['student']:.1f} %, supervised "
-                            f"{100 * result['supervised']:.1f} %)"], check=True)
-    report(args.out)
-    print((args.out / "fit-suite.md").read_text())
+    suite_runner.main(sys.modules[__name__], argv)
 
 
 if __name__ == "__main__":

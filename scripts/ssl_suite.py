@@ -5,26 +5,27 @@ linear probe and kNN at 10 labels per class, on pbc64, malaria-gray50, aid30 and
 
 Each cell is one (data set, encoder, seed). A finished cell writes
 results/ssl/cells/CELL.json, which is committed; a rerun never repeats a cell that has one,
-so the comparison resumes across sessions (an interrupted cell starts over: at most minutes).
-
-    python scripts/bench_ssl.py --suite                   # every cell not yet done, in order
-    python scripts/bench_ssl.py --suite --max-cells 1 --commit
-    python scripts/bench_ssl.py --suite --report          # only rebuild ssl-suite.md/.json
+so the comparison resumes across sessions (an interrupted cell starts over: at most
+minutes). `python scripts/bench_ssl.py --suite` runs it; scripts/suite_runner.py has the
+options.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import shutil
 import statistics
-import subprocess
+import sys
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared/data of a clone
+import suite_runner
+
+RUNS = "runs/ssl-suite"  # run directories (--runs)
+CELLS = "ssl"  # results/CELLS/cells/*.json
+REPORT = "ssl-suite"  # results/REPORT.md and .json
+DATA = suite_runner.SHARED_DATA  # --data-dir replaces it
 SETS = {"pbc64": "folder:{}/pbc64.tgz", "malaria-gray50": "folder:{}/malaria-gray50.tgz",
         "aid30": "folder:{}/aid30.tgz", "flowers5": "folder:{}/flowers5.tgz"}
 GREY_SETS = ("malaria-gray50",)
@@ -52,11 +53,6 @@ def knn_k(labels: int) -> int:
 def cell_name(data: str, encoder: str, seed: int) -> str:
     return f"{data}-{encoder}-s{seed}"
 
-
-def set_data_dir(path: Path) -> None:
-    """Where the shared sets are (a git worktree elsewhere than beside ../shared)."""
-    global DATA
-    DATA = path.resolve()
 
 
 def pretrain_options(data: str, encoder: str, seed: int) -> dict[str, Any]:
@@ -120,12 +116,10 @@ def run_cell(data: str, encoder: str, seed: int, root: Path) -> dict[str, Any]:
             **recorded, "wall_s": time.perf_counter() - started}
 
 
-def report(out: Path) -> None:
-    """ssl-suite.md/.json from every committed cell: per set and encoder, means over seeds,
-    and whether it beats the floor of the same seeds on both probes."""
-    done = [json.loads(p.read_text()) for p in sorted((out / "ssl" / "cells").glob("*.json"))]
-    order = {cell_name(*c): i for i, c in enumerate(cells())}
-    done.sort(key=lambda r: order.get(r["cell"], len(order)))
+def report(done: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    """ssl-suite.md and its rows from the finished cells (in run order): per set and
+    encoder, means over seeds, and whether it beats the floor of the same seeds on both
+    probes."""
     by_cell = {(r["data"], r["encoder"], r["seed"]): r for r in done}
     rows = []
     for data in SETS:
@@ -163,53 +157,17 @@ def report(out: Path) -> None:
                      f"{','.join(map(str, r['seeds']))} | {r['labels_used']:.0f} | "
                      f"{pct(100 * r['linear_acc'])} | {pct(100 * r['knn_acc'])} | "
                      f"{r['pretrain_s']:.0f} | {beats} |")
-    (out / "ssl-suite.md").write_text("\n".join(lines) + "\n")
-    (out / "ssl-suite.json").write_text(json.dumps({"rows": rows, "cells": done}, indent=2))
+    return "\n".join(lines) + "\n", rows
+
+
+def summary(r: dict[str, Any]) -> str:
+    """One line of a finished cell (printed, and the commit message)."""
+    return (f"linear {100 * r['linear_acc']:.1f} %, kNN {100 * r['knn_acc']:.1f} %, "
+            f"{r['wall_s']:.0f} s")
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--suite", action="store_true")
-    ap.add_argument("--runs", type=Path, default=Path("runs/ssl-suite"))
-    ap.add_argument("--out", type=Path, default=Path("results"))
-    ap.add_argument("--max-cells", type=int, default=None, help="stop after this many")
-    ap.add_argument("--cells", nargs="+", help="only these cells (names as in the files)")
-    ap.add_argument("--commit", action="store_true", help="git-commit each finished cell")
-    ap.add_argument("--report", action="store_true", help="only rebuild the report")
-    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    ap.add_argument("--data-dir", type=Path, default=DATA, help="the shared data sets")
-    args = ap.parse_args(argv)
-    set_data_dir(args.data_dir)
-    if not args.report:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    cell_dir = args.out / "ssl" / "cells"
-    cell_dir.mkdir(parents=True, exist_ok=True)
-    ran = 0
-    for data, encoder, seed in ([] if args.report else cells()):
-        name = cell_name(data, encoder, seed)
-        if (cell_dir / f"{name}.json").is_file() or (args.cells and name not in args.cells):
-            continue
-        if args.max_cells is not None and ran >= args.max_cells:
-            break
-        result = run_cell(data, encoder, seed, args.runs)
-        (cell_dir / f"{name}.json").write_text(json.dumps(result, indent=2))
-        report(args.out)
-        ran += 1
-        print(f"{name}: linear {100 * result['linear_acc']:.1f} %, kNN "
-              f"{100 * result['knn_acc']:.1f} % ({result['wall_s']:.0f} s)", flush=True)
-        if args.commit:
-            subprocess.run(["git", "add", str(cell_dir / f"{name}.json"),
-                            str(args.out / "ssl-suite.md"), str(args.out / "ssl-suite.json")],
-                           check=False)
-            subprocess.run(["git", "commit", "-q", "-m", f"ssl suite: cell {name} (linear "
-                            f"{100 * result['linear_acc']:.1f} %, kNN "
-                            f"{100 * result['knn_acc']:.1f} %)", "--",
-                            str(cell_dir / f"{name}.json"), str(args.out / "ssl-suite.md"),
-                            str(args.out / "ssl-suite.json")], check=False)
-    report(args.out)
-    print((args.out / "ssl-suite.md").read_text())
+    suite_runner.main(sys.modules[__name__], argv)
 
 
 if __name__ == "__main__":

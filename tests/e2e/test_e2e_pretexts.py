@@ -61,6 +61,12 @@ def test_random_init_floor_is_a_probe_row(tmp_path: Path) -> None:
     assert floor["encoder"] == "random init" and (run / "probe-random.json").is_file()
     assert 0.1 < floor["linear_acc"] <= 1.0 and floor["feature_dim"] == 32
     assert not (run / "probe.json").exists()  # the trained encoder's probe is another file
+    trained = _probe(run)  # by default beside the floor of the same labels and seed
+    assert trained["floor"] == {k: floor[k] for k in ("linear_acc", "knn_acc")}
+    assert trained["beats_floor"] == (trained["linear_acc"] > floor["linear_acc"]
+                                      and trained["knn_acc"] > floor["knn_acc"])
+    assert (trained["verdict"] is None) == trained["beats_floor"]
+    assert "floor" not in _probe(run, "--no-floor")
 
     spec = ModelSpec("tiny-w2a2", 1, 16, 10, 0.5)
     x = torch.randint(0, 256, (64, 1, 16, 16), dtype=torch.uint8)

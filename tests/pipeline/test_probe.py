@@ -9,7 +9,12 @@ import torch
 from tinyssl.data.images import convert_channels
 from tinyssl.data.types import DataError
 from tinyssl.models import build_model
-from tinyssl.pipeline.probe import calibrate_batchnorm, knn_accuracy, linear_probe_accuracy
+from tinyssl.pipeline.probe import (
+    calibrate_batchnorm,
+    floor_verdict,
+    knn_accuracy,
+    linear_probe_accuracy,
+)
 from tinyssl.train.evaluate import encoder_features
 
 
@@ -65,3 +70,14 @@ def test_convert_channels_grey_and_rgb() -> None:
     pure_red = np.zeros((1, 1, 1, 3), np.uint8)
     pure_red[..., 0] = 255
     assert convert_channels(pure_red, 1).item() == 76  # round(0.299 · 255)
+
+
+def test_the_verdict_says_when_pretraining_did_not_beat_the_floor() -> None:
+    floor = {"linear_acc": 0.30, "knn_acc": 0.28}
+    assert floor_verdict({"linear_acc": 0.36, "knn_acc": 0.35, "floor": floor}, 8) is None
+    knn_behind = floor_verdict({"linear_acc": 0.36, "knn_acc": 0.28, "floor": floor}, 8)
+    assert knn_behind and "did not beat a random encoder" in knn_behind
+    assert "kNN 28.0 % vs 28.0 %" in knn_behind  # a tie is not a win
+    below_chance = floor_verdict({"linear_acc": 0.1975, "knn_acc": 0.30}, 4)
+    assert below_chance and "below chance (25.0 %)" in below_chance  # the issue-30 user's
+    assert floor_verdict({"linear_acc": 0.30, "knn_acc": 0.30}, 4) is None  # no floor asked

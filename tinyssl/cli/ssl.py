@@ -80,14 +80,24 @@ pretrain = click.Command("pretrain", callback=_pretrain, params=_pretrain_params
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
 @click.option("--random-init", is_flag=True, help="Probe RUN's architecture at a random init "
               "(BatchNorm calibrated on DATA): the floor every pretext should beat.")
+@click.option("--floor/--no-floor", default=True, show_default=True,
+              help="Also probe the random-init floor on the same labels and say whether "
+                   "pre-training beat it.")
 @clean_errors
 def probe(run: Path, data: str, labels: int | None, labels_per_class: int | None, k: int,
-          seed: int, device: str, random_init: bool) -> None:
-    """Linear probe and cosine kNN on RUN's frozen encoder with a few labels of DATA."""
+          seed: int, device: str, random_init: bool, floor: bool) -> None:
+    """Linear probe and cosine kNN on RUN's frozen encoder with a few labels of DATA, beside
+    the same probes of a random encoder (the floor)."""
     from tinyssl.pipeline.probe import probe_run
 
     r = probe_run(run, data, labels, labels_per_class, k, seed, device,
-                  random_init=random_init)
+                  random_init=random_init, floor=floor)
+    if "floor" in r:
+        low = r["floor"]
+        click.echo(f"random-init floor, same labels: linear probe "
+                   f"{100 * low['linear_acc']:.2f}%   kNN {100 * low['knn_acc']:.2f}%")
+    if r.get("verdict"):
+        click.echo(f"warning: {r['verdict']}", err=True)
     click.echo(f"linear probe {100 * r['linear_acc']:.2f}%   kNN (k={r['k']}) "
                f"{100 * r['knn_acc']:.2f}%   ({r['labels']} labels, {r['test_images']} test "
                f"images) → {r['json']}")

@@ -97,13 +97,34 @@ def probe_encoder(encoder: nn.Module, bundle: DataBundle, labeled: np.ndarray, k
     }
 
 
+def floor_verdict(result: dict[str, Any], num_classes: int) -> str | None:
+    """One sentence when a trained encoder's probes say pre-training did not pay: below
+    chance, or not above the random-init floor on the same labels (`result["floor"]`).
+    None when it beat the floor on both probes."""
+    linear, knn, chance = result["linear_acc"], result["knn_acc"], 1 / num_classes
+    floor = result.get("floor")
+    if linear <= chance:
+        return (f"the linear probe ({100 * linear:.1f} %) is at or below chance "
+                f"({100 * chance:.1f} %): these features carry nothing the labels can use.")
+    if floor is None or (linear > floor["linear_acc"] and knn > floor["knn_acc"]):
+        return None
+    return (f"pre-training did not beat a random encoder on these labels (linear "
+            f"{100 * linear:.1f} % vs {100 * floor['linear_acc']:.1f} %, kNN "
+            f"{100 * knn:.1f} % vs {100 * floor['knn_acc']:.1f} %): try the float-twin route "
+            "(`tinyssl pretrain --float-twin`), more --steps or another --method "
+            "(docs/self-supervised.md).")
+
+
 def probe_run(run: Path, data: str, labels: int | None = None,
               labels_per_class: int | None = None, k: int = 20, seed: int = 0,
               device: str = "auto", cache_dir: Path | None = None,
-              random_init: bool = False) -> dict[str, Any]:
+              random_init: bool = False, floor: bool = True) -> dict[str, Any]:
     """Probe RUN's encoder on DATA with a seeded label budget; writes RUN/probe.json (or
     RUN/probe-<data>.json when DATA is not the run's own source). `random_init` probes
-    RUN's architecture at a random init instead (`random_encoder`), → probe[-<data>]-random.json."""
+    RUN's architecture at a random init instead (`random_encoder`), → probe[-<data>]-random.json.
+    With `floor` a trained encoder is also compared with that random init on the same labels
+    (`floor`, `beats_floor` and `verdict` in the result): a probe number alone does not say
+    whether pre-training helped, and a frozen random quantized CNN is a strong baseline."""
     import yaml
 
     from tinyssl.data import load_dataset, make_split
@@ -128,9 +149,19 @@ def probe_run(run: Path, data: str, labels: int | None = None,
     split = make_split(bundle, bundle.num_classes, labels=labels,
                        labels_per_class=labels_per_class, val_per_class=0, seed=seed)
     dev = pick_device(device)
-    encoder = random_encoder(ModelSpec(**spec), images_to_device(bundle.train.x, dev), seed) \
-        if random_init else net.encoder
+
+    def random_init_encoder() -> nn.Module:
+        return random_encoder(ModelSpec(**spec), images_to_device(bundle.train.x, dev), seed)
+
+    encoder = random_init_encoder() if random_init else net.encoder
     result = probe_encoder(encoder, bundle, split.labeled, k, dev)
+    if floor and not random_init:
+        rand = probe_encoder(random_init_encoder(), bundle, split.labeled, k, dev)
+        result["floor"] = {key: rand[key] for key in ("linear_acc", "knn_acc")}
+        result["beats_floor"] = (result["linear_acc"] > rand["linear_acc"]
+                                 and result["knn_acc"] > rand["knn_acc"])
+    if not random_init:
+        result["verdict"] = floor_verdict(result, bundle.num_classes)
     own = own_cfg.get("data")
     result.update(data=data, seed=seed, run=str(run), step=ckpt.get("step"),
                   encoder="random init" if random_init else "trained")

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import yaml
+from suite_runner import mean_pm
 
 DATA = f"folder:{Path(__file__).resolve().parents[2] / 'shared' / 'data' / 'cifar10-jpeg.tgz'}"
 
@@ -166,13 +167,6 @@ def schedule_text(args: argparse.Namespace) -> str:
             f"flips on, device {args.device}")
 
 
-def _pm(values: list[float]) -> str:
-    if not values:
-        return "–"
-    sd = f" ± {100 * statistics.stdev(values):.1f}" if len(values) > 1 else ""
-    return f"{100 * statistics.mean(values):.1f}{sd}"
-
-
 def gap_closed(result: list[float], supervised: list[float], ceiling: list[float]) -> str:
     """Share of the supervised → all-labels gap that the result closes (means over seeds)."""
     if not (result and supervised and ceiling):
@@ -201,9 +195,10 @@ def markdown(cells: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
             acc = [c["test_acc"] for c in got]
             sup = [c["supervised_acc"] for c in got if c.get("supervised_acc") is not None]
             teacher = [c["teacher_acc"] for c in got if c.get("teacher_acc") is not None]
-            lines.append(f"| {preset} | {row} | {len(got)} | "
-                         f"{'/'.join(sorted({str(c['labels_used']) for c in got}))} | {_pm(sup)} "
-                         f"| {_pm(teacher)} | **{_pm(acc)}** | {gap_closed(acc, sup, ceiling)} "
+            used = "/".join(sorted({str(c["labels_used"]) for c in got}))
+            lines.append(f"| {preset} | {row} | {len(got)} | {used} | {mean_pm(sup)} "
+                         f"| {mean_pm(teacher)} | **{mean_pm(acc)}** "
+                         f"| {gap_closed(acc, sup, ceiling)} "
                          f"| {statistics.mean(c['wall_s'] for c in got) / 60:.1f} |")
     lines += ["", "Anchors (published, not run here):", "", "| network | test acc % |",
               "| --- | --- |", *(f"| {name} | {acc} |" for name, acc in ANCHORS)]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import suite_runner
-from suite_runner import locked
+from suite_runner import locked, mean_pm
 
 RUNS = "runs/fit-suite"  # run directories (--runs)
 CELLS = "fit-suite"  # results/CELLS/cells/*.json
@@ -129,19 +129,21 @@ def report(done: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
                 for c in ("supervised", "teacher", "student", "ceiling", "labels_used")}
         g = gap_closed(mean)
         rows.append({"data": data, "labels_per_class": k, "seeds": [r["seed"] for r in rs],
-                     **mean, "gap_closed": g, "wall_min": statistics.mean(
+                     **mean, "gap_closed": g, "per_seed": {
+                         c: [r[c] for r in rs]
+                         for c in ("supervised", "teacher", "student", "ceiling")},
+                     "wall_min": statistics.mean(
                          (r["fit_wall_s"] + r["ceiling_train_s"]) / 60 for r in rs),
                      "done": (mean["ceiling"] - mean["supervised"] < 0.10) or (
                          mean["student"] - mean["supervised"] >= 0.05
                          and g is not None and g >= 0.5)})
-    pct = "{:.1f}".format
     lines = ["# fit suite: the default `tinyssl fit` on every shared data set", "",
              "Protocol: `results/fit-suite-protocol.md` (committed before any cell ran). "
-             "Test accuracy %, tiny-w2a2 student at 32 px; labels used counts every labelled "
-             "image the fit touched (training and validation). Gap closed: (student − "
-             "supervised) / (ceiling − supervised). Done: the issue's criterion (ceiling < 10 "
-             "points above supervised, or student ≥ 5 points above supervised and ≥ half the "
-             "gap).", "",
+             "Test accuracy %, mean ± std over the seeds, tiny-w2a2 student at 32 px; labels "
+             "used counts every labelled image the fit touched (training and validation). Gap "
+             "closed: (student − supervised) / (ceiling − supervised) of the means. Done: the "
+             "issue's criterion (ceiling < 10 points above supervised, or student ≥ 5 points "
+             "above supervised and ≥ half the gap).", "",
              f"{len(done)} of {len(cells())} cells finished.", "",
              "| data | labels/class | seeds | labels used | supervised | teacher | student "
              "| all-labels ceiling | gap closed | wall min (fit + ceiling) | done |",
@@ -150,9 +152,9 @@ def report(done: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
         gap = "–" if r["gap_closed"] is None else f"{100 * r['gap_closed']:.0f} %"
         lines.append(
             f"| {r['data']} | {r['labels_per_class']} | {','.join(map(str, r['seeds']))} "
-            f"| {r['labels_used']:.0f} | {pct(100 * r['supervised'])} "
-            f"| {pct(100 * r['teacher'])} "
-            f"| **{pct(100 * r['student'])}** | {pct(100 * r['ceiling'])} "
+            f"| {r['labels_used']:.0f} | {mean_pm(r['per_seed']['supervised'])} "
+            f"| {mean_pm(r['per_seed']['teacher'])} "
+            f"| **{mean_pm(r['per_seed']['student'])}** | {mean_pm(r['per_seed']['ceiling'])} "
             f"| {gap} "
             f"| {r['wall_min']:.0f} | {'yes' if r['done'] else '**no**'} |")
     lines += ["", "Per cell: what fit decided.", ""]

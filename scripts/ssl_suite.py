@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import suite_runner
+from suite_runner import mean_pm
 
 RUNS = "runs/ssl-suite"  # run directories (--runs)
 CELLS = "ssl"  # results/CELLS/cells/*.json
@@ -136,16 +137,16 @@ def report(done: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
                 beats = all(mean[c] > statistics.mean(f[c] for f in floor)  # type: ignore[index]
                             for c in ("linear_acc", "knn_acc"))
             rows.append({"data": data, "encoder": encoder, "seeds": seeds, **mean,
+                         "per_seed": {c: [r[c] for r in rs] for c in ("linear_acc", "knn_acc")},
                          "beats_floor": beats,
                          "collapse_warned": any(r.get("warnings") for r in rs)})
-    pct = "{:.1f}".format
     lines = ["# Self-supervised comparison: every pretext against the random-init floor", "",
              "Protocol: `results/ssl-protocol.md` (committed before any cell ran). tiny-w2a2 at "
              f"32 px, {STEPS} pre-training steps × {BATCH}; test accuracy % of a linear probe "
              f"and cosine kNN (k={K}, at most half the labels) on the frozen encoder with "
              f"{LABELS_PER_CLASS} labelled "
              "images per class (labels used: every labelled image, no validation split). "
-             "Means over the finished seeds; pre-training seconds on a shared 2-core machine "
+             "Mean ± std over the finished seeds; pre-training seconds on a shared 2-core machine "
              "(noisy). Beats floor: above the random-init floor of the same seeds on both "
              "probes.", "", f"{len(done)} of {len(cells())} cells finished.", "",
              "| data | encoder | seeds | labels used | linear probe | kNN | pre-train s "
@@ -155,7 +156,8 @@ def report(done: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
         warn = " (collapse warned)" if r["collapse_warned"] else ""
         lines.append(f"| {r['data']} | {r['encoder']}{warn} | "
                      f"{','.join(map(str, r['seeds']))} | {r['labels_used']:.0f} | "
-                     f"{pct(100 * r['linear_acc'])} | {pct(100 * r['knn_acc'])} | "
+                     f"{mean_pm(r['per_seed']['linear_acc'])} | "
+                     f"{mean_pm(r['per_seed']['knn_acc'])} | "
                      f"{r['pretrain_s']:.0f} | {beats} |")
     return "\n".join(lines) + "\n", rows
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+import statistics
 import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,6 +29,15 @@ from typing import Any
 from tinyssl.runs import atomic_write_json, atomic_write_text
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared of a clone
+
+
+def mean_pm(values: list[float]) -> str:
+    """Fractions as "mean ± sample std" in % ("–" for none; no ± for one value): the spread
+    over seeds goes beside every mean."""
+    if not values:
+        return "–"
+    sd = f" ± {100 * statistics.stdev(values):.1f}" if len(values) > 1 else ""
+    return f"{100 * statistics.mean(values):.1f}{sd}"
 
 
 def main(suite: ModuleType, argv: list[str] | None) -> None:

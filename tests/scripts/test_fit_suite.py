@@ -55,4 +55,5 @@ def test_finished_cells_are_never_rerun_and_the_report_has_the_columns(
     assert row["done"] is True  # +13 points, 54 % of the gap
     text = (tmp_path / "fit-suite.md").read_text()
     assert "2 of 24 cells finished" in text
-    assert "| pbc64 | 10 | 0,1 | 80 | 51.0 | 66.0 | **64.0** | 75.0 | 54 % | 22 | yes |" in text
+    assert ("| pbc64 | 10 | 0,1 | 80 | 51.0 ± 1.4 | 66.0 ± 2.8 | **64.0 ± 2.8** | 75.0 ± 0.0 "
+            "| 54 % | 22 | yes |") in text

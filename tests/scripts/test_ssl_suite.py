@@ -60,7 +60,7 @@ def test_finished_cells_are_never_rerun_and_the_report_compares_with_the_floor(
     assert rows["random-init"]["beats_floor"] is None
     text = (tmp_path / "ssl-suite.md").read_text()
     assert "5 of 110 cells finished" in text
-    assert "| pbc64 | simclr | 0,1 | 80 | 32.0 | 35.0 | 300 | yes |" in text
+    assert "| pbc64 | simclr | 0,1 | 80 | 32.0 ± 2.8 | 35.0 ± 1.4 | 300 | yes |" in text
     assert "| pbc64 | context | 0 | 80 | 27.0 | 20.0 | 300 | **no** |" in text
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -15,6 +16,7 @@ from tinyssl.cli import main
 from tinyssl.models import ModelSpec
 from tinyssl.pipeline.probe import random_encoder
 from tinyssl.runs import load_checkpoint
+from tinyssl.train.verdict import pretext_warnings
 
 FAST = ["--data", "digits", "--image-size", "16", "--model", "tiny-w2a2", "--width-mult",
         "0.5", "--device", "cpu", "--no-progress", "--steps", "8", "--batch-size", "32",
@@ -111,3 +113,31 @@ def test_float_twin_route_pretrains_carries_and_probes(tmp_path: Path) -> None:
             args.insert(1, "--float-twin")
         res = CliRunner().invoke(main, args)
         assert res.exit_code == 2 and said in res.output, res.output
+
+
+def test_a_pretext_whose_task_stays_at_chance_says_so(tmp_path: Path) -> None:
+    """Rotation prediction on images that look the same at every quarter turn (what blood
+    cells and aerial views nearly are) cannot learn: the run warns, the CLI says it."""
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 64, (160, 16, 16, 1))
+    x = sum(np.rot90(a, k, axes=(1, 2)) for k in range(4)).astype(np.uint8)  # 4-fold symmetric
+    data = tmp_path / "symmetric.npz"
+    y = rng.integers(0, 2, 160)
+    np.savez(data, x_train=x[:128], y_train=y[:128], x_test=x[128:], y_test=y[128:])
+    res = CliRunner().invoke(main, ["pretrain", "--method", "rotation", *FAST, "--data",
+                                    f"npz:{data}", "--runs", str(tmp_path / "runs")])
+    assert res.exit_code == 0, res.output
+    (summary,) = (tmp_path / "runs").glob("*/summary.json")
+    [warning] = json.loads(summary.read_text())["warnings"]
+    assert "rot_acc" in warning and "near chance (25.0 %)" in warning
+    assert "no canonical orientation" in warning and "warning: rotation:" in res.output
+
+
+def test_pretext_warnings_fire_only_near_chance() -> None:
+    chance = {"jigsaw_acc": 1 / 24}
+    assert pretext_warnings("jigsaw", {"jigsaw_acc": 0.05}, chance, "why")  # aid30's 5 %
+    assert pretext_warnings("jigsaw", {"jigsaw_acc": 0.74}, chance, "why") == []  # pbc64's
+    assert pretext_warnings("jigsaw", {"loss": 3.2}, chance, "why") == []  # not logged
+    [sentence] = pretext_warnings("rotation", {"rot_acc": 0.26}, {"rot_acc": 0.25}, "because")
+    assert sentence.startswith("rotation: its task accuracy (rot_acc 26.0 %)")
+    assert "because" in sentence

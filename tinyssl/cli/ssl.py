@@ -42,7 +42,7 @@ def _pretrain(config_file: Path | None, runs_root: Path, method_options: tuple[s
     encoder `tinyssl train --init RUN` and `tinyssl probe RUN` use. With --float-twin the
     float twin is pre-trained first and carried into the quantized run (two runs)."""
     from tinyssl.pipeline import run_training
-    from tinyssl.runs import read_jsonl
+    from tinyssl.runs import read_json, read_jsonl
     from tinyssl.train.device import set_threads
     from tinyssl.train.pretext import pretrain_config
 
@@ -63,6 +63,8 @@ def _pretrain(config_file: Path | None, runs_root: Path, method_options: tuple[s
     click.echo(f"{run}: {cfg.method} loss {record['loss']:.4f}, embedding std "
                f"{record.get('embed_std', float('nan')):.4f}, "
                f"{record['images_per_s']:,.0f} images/s")
+    for warning in read_json(run / "summary.json").get("warnings", []):
+        click.echo(f"warning: {warning}", err=True)
 
 
 pretrain = click.Command("pretrain", callback=_pretrain, params=_pretrain_params(),

@@ -63,6 +63,8 @@ class Context(PretextMethod):
     width, 256), flip, collapse_threshold, check_every."""
 
     name = "context"
+    stuck_reason = ("neighbouring patches of these images may look alike in every direction, "
+                    "so their relative position cannot be told")
 
     def __init__(self, net: Net, num_classes: int, gap: float = 0.25, hidden: int = 256,
                  **options: Any) -> None:
@@ -72,6 +74,9 @@ class Context(PretextMethod):
         self.options.update(gap=gap, hidden=hidden)
         self.gap = gap
         self.head = mlp(2 * self.feature_dim, hidden, len(NEIGHBOURS))
+
+    def task_chance(self) -> dict[str, float]:
+        return {"context_acc": 1 / len(NEIGHBOURS)}
 
     def training_step(self, labeled: Batch | None, unlabeled: Batch | None,
                       progress: float) -> StepOutput:

@@ -111,3 +111,12 @@ class PretextMethod(Method):
     def output(self, loss: torch.Tensor, h: torch.Tensor, **logs: torch.Tensor) -> StepOutput:
         return StepOutput(loss, {"embed_std": self.monitor(h), **logs})
 
+    #: Why a pretext's task can stay unsolvable on some data (said when it stays at chance).
+    stuck_reason: ClassVar[str] = ""
+
+    def task_chance(self) -> dict[str, float]:
+        """{logged task accuracy: its chance level} for pretexts that are a k-way guess
+        (rotation, jigsaw, context): a task that stays near chance taught the encoder
+        nothing, however long it ran. Empty for the others."""
+        return {}
+

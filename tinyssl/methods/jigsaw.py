@@ -61,6 +61,8 @@ class Jigsaw(PretextMethod):
     """Options: grid (2), permutations (24), flip, collapse_threshold, check_every."""
 
     name = "jigsaw"
+    stuck_reason = ("the tiles of these images may look alike wherever they sit (textures, "
+                    "repeated structure), so their order cannot be told")
 
     def __init__(self, net: Net, num_classes: int, grid: int = 2, permutations: int = 24,
                  **options: Any) -> None:
@@ -69,6 +71,9 @@ class Jigsaw(PretextMethod):
         self.grid = grid
         self.register_buffer("perms", permutation_set(grid, permutations), persistent=False)
         self.head = nn.Linear(self.feature_dim, permutations)
+
+    def task_chance(self) -> dict[str, float]:
+        return {"jigsaw_acc": 1 / len(self.perms)}
 
     def training_step(self, labeled: Batch | None, unlabeled: Batch | None,
                       progress: float) -> StepOutput:

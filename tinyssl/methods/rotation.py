@@ -32,10 +32,15 @@ class Rotation(PretextMethod):
     check_every."""
 
     name = "rotation"
+    stuck_reason = ("these images may have no canonical orientation (cells, aerial views, "
+                    "textures look the same turned), so there is nothing to predict")
 
     def __init__(self, net: Net, num_classes: int, **options: Any) -> None:
         super().__init__(net, num_classes, **options)
         self.head = nn.Linear(self.feature_dim, 4)
+
+    def task_chance(self) -> dict[str, float]:
+        return {"rot_acc": 1 / 4}
 
     def training_step(self, labeled: Batch | None, unlabeled: Batch | None,
                       progress: float) -> StepOutput:

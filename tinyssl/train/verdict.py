@@ -39,3 +39,19 @@ def result_warnings(acc: float | None, chance: float, split: str = "test",
         out.append(f"{split} accuracy {100 * acc:.1f} % is below the supervised baseline's "
                    f"{100 * baseline:.1f} % on the same labels: this method did not help here.")
     return out
+
+
+def pretext_warnings(method: str, last: dict[str, float], chance: dict[str, float],
+                     reason: str) -> list[str]:
+    """One sentence per task accuracy (`last`: the run's last logged values) that ended near
+    its `chance` level: the pretext's task was never solved, so the encoder learnt from it no
+    more than a random one holds (rotation on blood cells and aerial images, issue 30)."""
+    out = []
+    for key, level in chance.items():
+        acc = last.get(key)
+        if acc is not None and near_chance(acc, level):
+            out.append(f"{method}: its task accuracy ({key} {100 * acc:.1f} %) stayed near "
+                       f"chance ({100 * level:.1f} %): {reason}; the encoder is likely no "
+                       "better than a random one — probe it against the floor (`tinyssl "
+                       "probe`) or pre-train with simclr.")
+    return out

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tinyssl.runs import find_checkpoint, load_checkpoint
+from tinyssl.runs import find_checkpoint, load_checkpoint, read_jsonl
 from tinyssl.train.callbacks.base import Callback
 from tinyssl.train.evaluate import classification_metrics, predict_probs
-from tinyssl.train.verdict import chance_accuracy, result_warnings
+from tinyssl.train.verdict import chance_accuracy, pretext_warnings, result_warnings
 
 if TYPE_CHECKING:
     from tinyssl.train.loop import Trainer
@@ -19,6 +19,7 @@ class Verdict(Callback):
 
     def summary(self, trainer: Trainer, summary: dict[str, Any]) -> None:
         if not trainer.method.uses_labeled:
+            self._pretext(trainer, summary)
             return
         pool, classes = trainer.pool, list(trainer.bundle.classes)
         if len(pool.test_y):
@@ -36,3 +37,12 @@ class Verdict(Callback):
             chance = chance_accuracy(pool.val_y.cpu().numpy(), c)
             warnings = result_warnings(summary["best_val_acc"], chance, "validation")
         summary.update(chance_acc=chance, warnings=warnings)
+
+    @staticmethod
+    def _pretext(trainer: Trainer, summary: dict[str, Any]) -> None:
+        """A pretext whose task stayed at chance says so (there is no test accuracy)."""
+        chance = getattr(trainer.method, "task_chance", dict)()
+        records = read_jsonl(trainer.run / "metrics.jsonl") if chance else []
+        if records:
+            summary["warnings"] = pretext_warnings(
+                trainer.method.name, records[-1], chance, trainer.method.stuck_reason)

@@ -14,8 +14,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import bench_cifar10 as bench  # noqa: E402
 
-SEED_ROWS = {"sup-all", "sup-4000", "uda-4000", "uda-2000", "uda-2000-growth", "fit-4000",
-             "fit-2000", "fit-250", "fit-40"}
+SEED_ROWS = {"sup-all", "sup-4000", "uda-4000", "uda-2000", "uda-4000-growth",
+             "uda-2000-growth", "fit-4000", "fit-2000", "fit-250", "fit-40"}
 
 
 def _fake_cifar(root: Path, train_per_class: int = 20, test_per_class: int = 3) -> Path:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+import os
 import statistics
 import subprocess
 from collections.abc import Callable, Iterator
@@ -135,7 +136,10 @@ def run_suite(names: list[str], cell_dir: Path, run: Callable[[str], dict[str, A
         with locked(cell_dir / f"{name}.lock", wait=False) as mine:
             if not mine or result_file.is_file():  # another process has it, or just did it
                 continue
+            load = os.getloadavg()[0]
             result = run(name)
+            # wall times are only comparable with the load they ran under (protocols)
+            result["load_1min"] = {"start": load, "end": os.getloadavg()[0]}
             atomic_write_json(result_file, result)  # a half-written file would read as done
             (cell_dir / f"{name}.lock").unlink(missing_ok=True)
         ran += 1

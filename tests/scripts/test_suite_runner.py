@@ -30,7 +30,8 @@ def test_a_cell_another_process_holds_is_left_to_it(tmp_path: Path) -> None:
         n = suite_runner.run_suite(["a", "b"], tmp_path, _recorder(ran), lambda *_: None)
     assert ran == ["b"] and n == 1  # a was held: skipped, not waited for
     assert not (tmp_path / "a.json").exists()
-    assert json.loads((tmp_path / "b.json").read_text()) == {"cell": "b"}
+    b = json.loads((tmp_path / "b.json").read_text())
+    assert b["cell"] == "b" and set(b["load_1min"]) == {"start", "end"}  # load beside time
     suite_runner.run_suite(["a", "b"], tmp_path, _recorder(ran), lambda *_: None)
     assert ran == ["b", "a"]  # freed: a runs now, b (finished) never again
     assert not list(tmp_path.glob("*.lock"))  # a finished cell leaves no lock file

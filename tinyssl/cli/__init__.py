@@ -41,7 +41,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
               "saved to the CSV at once."),
     "pretrain": ("tinyssl.cli.ssl", "pretrain", "Self-supervised pre-training."),
     "probe": ("tinyssl.cli.ssl", "probe",
-              "Linear probe and cosine kNN on RUN's frozen encoder with a few labels of DATA."),
+              "Linear probe and cosine kNN on RUN's frozen encoder with a few labels of DATA, "
+              "beside a random encoder's."),
     "transfer": ("tinyssl.cli.ssl", "transfer",
                  "Pre-train on each source, fine-tune on each target: the transfer matrix."),
     "export": ("tinyssl.cli.export", "export",

@@ -71,7 +71,8 @@ pretrain = click.Command("pretrain", callback=_pretrain, params=_pretrain_params
                          help=_pretrain.__doc__, short_help="Self-supervised pre-training.")
 
 
-@click.command()
+@click.command(short_help="Linear probe and cosine kNN on RUN's frozen encoder with a few "
+               "labels of DATA, beside a random encoder's.")
 @RUN_ARGUMENT
 @click.option("--data", required=True, help="Source to probe on (its train set gives the "
               "labelled images, its test set the accuracy).")

@@ -1,7 +1,8 @@
 """The self-supervised comparison (issue 30), written down before it is run
-(results/ssl-protocol.md): every pretext, the float-twin route and the random-init floor,
-linear probe and kNN at 10 labels per class, on pbc64, malaria-gray50, aid30 and flowers5,
-2 seeds.
+(results/ssl-protocol.md, version 2): every pretext on `tinyssl pretrain`'s default route
+(the float twin, carried into the quantized encoder), direct quantized SimCLR (version 1's
+route) and the random-init floor, linear probe and kNN at 10 labels per class, on pbc64,
+malaria-gray50, aid30 and flowers5, 2 seeds.
 
 Each cell is one (data set, encoder, seed). A finished cell writes
 results/ssl/cells/CELL.json, which is committed; a rerun never repeats a cell that has one,
@@ -32,8 +33,8 @@ SETS = {"pbc64": "folder:{}/pbc64.tgz", "malaria-gray50": "folder:{}/malaria-gra
 GREY_SETS = ("malaria-gray50",)
 PRETEXTS = ("simclr", "rotation", "byol", "simsiam", "jigsaw", "autoencoder", "colorization",
             "inpainting", "exemplar", "selflabel", "context", "infomax")
-FLOOR, TWIN = "random-init", "simclr+twin"
-ENCODERS = (FLOOR, *PRETEXTS, TWIN)
+FLOOR, DIRECT = "random-init", "simclr-direct"  # direct: quantized from scratch, no twin
+ENCODERS = (FLOOR, *PRETEXTS, DIRECT)
 SEEDS = (0, 1)
 IMAGE_SIZE, MODEL, LABELS_PER_CLASS, K = 32, "tiny-w2a2", 10, 20
 STEPS, BATCH, EVAL_EVERY = 200, 64, 40
@@ -57,9 +58,10 @@ def cell_name(data: str, encoder: str, seed: int) -> str:
 
 
 def pretrain_options(data: str, encoder: str, seed: int) -> dict[str, Any]:
-    """The protocol's pre-training: the pretext defaults, the fixed schedule, flips on."""
+    """The protocol's pre-training: the pretext defaults, the fixed schedule, flips on (the
+    float-twin route is `pretrain_runs`' default, not an option here)."""
     return {"data": SETS[data].format(DATA), "image_size": IMAGE_SIZE, "model": MODEL,
-            "method": encoder.removesuffix("+twin"), "steps": STEPS, "batch_size": BATCH,
+            "method": encoder.removesuffix("-direct"), "steps": STEPS, "batch_size": BATCH,
             "eval_every": EVAL_EVERY, "seed": seed, "device": "cpu", "progress": False,
             "log": "none", "method_options": {"flip": True},
             "name": cell_name(data, encoder, seed)}
@@ -71,9 +73,8 @@ def _encoder(data: str, encoder: str, seed: int, root: Path, bundle: Any) -> tup
 
     from tinyssl.data.stream import images_to_device
     from tinyssl.models import ModelSpec, load_net
-    from tinyssl.pipeline import run_training
     from tinyssl.pipeline.probe import random_encoder
-    from tinyssl.pipeline.twin_pretext import pretrain_float_twin
+    from tinyssl.pipeline.twin_pretext import pretrain_runs
     from tinyssl.runs import read_json, read_jsonl
     from tinyssl.train.pretext import pretrain_config
 
@@ -87,8 +88,7 @@ def _encoder(data: str, encoder: str, seed: int, root: Path, bundle: Any) -> tup
     cfg = pretrain_config(None, pretrain_options(data, encoder, seed))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        runs = (pretrain_float_twin(cfg, root) if encoder == TWIN else
-                (run_training(cfg, root),))
+        runs = pretrain_runs(cfg, root, float_twin=False if encoder == DIRECT else None)
     seconds = sum(read_json(r / "summary.json")["train_time_s"] for r in runs)
     last = read_jsonl(runs[-1] / "metrics.jsonl")[-1]
     return load_net(runs[-1])[0].encoder, {
@@ -121,6 +121,8 @@ def report(done: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
     """ssl-suite.md and its rows from the finished cells (in run order): per set and
     encoder, means over seeds, and whether it beats the floor of the same seeds on both
     probes."""
+    from tinyssl.pipeline.twin_pretext import QUANT_STEPS_FRACTION
+
     by_cell = {(r["data"], r["encoder"], r["seed"]): r for r in done}
     rows = []
     for data in SETS:
@@ -141,8 +143,11 @@ def report(done: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
                          "beats_floor": beats,
                          "collapse_warned": any(r.get("warnings") for r in rs)})
     lines = ["# Self-supervised comparison: every pretext against the random-init floor", "",
-             "Protocol: `results/ssl-protocol.md` (committed before any cell ran). tiny-w2a2 at "
-             f"32 px, {STEPS} pre-training steps × {BATCH}; test accuracy % of a linear probe "
+             "Protocol: `results/ssl-protocol.md`, version 2 (committed before any of its cells "
+             f"ran; version 1's direct route: `results/ssl-suite-v1.md`). tiny-w2a2 at 32 px; "
+             f"every pretext on the default float-twin route ({STEPS} float steps × {BATCH}, "
+             f"then {round(QUANT_STEPS_FRACTION * STEPS)} quantized), simclr-direct quantized "
+             f"from scratch for {STEPS} steps; test accuracy % of a linear probe "
              f"and cosine kNN (k={K}, at most half the labels) on the frozen encoder with "
              f"{LABELS_PER_CLASS} labelled "
              "images per class (labels used: every labelled image, no validation split). "

@@ -1,6 +1,7 @@
 """The self-supervised comparison runner (scripts/ssl_suite.py): the protocol's cells,
 resuming from committed cell results without rerunning them, the report against the floor,
-and one real (tiny) float-twin cell on digits."""
+and real (tiny) cells on digits: a pretext on the default float-twin route, and direct
+SimCLR."""
 
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ def test_the_cells_are_the_protocols() -> None:
     assert len(cells) == 110 and len(set(cells)) == 110  # 4 × 14 × 2, no colour from grey
     assert cells[:14] == [("pbc64", e, 0) for e in ssl_suite.ENCODERS]  # pbc64 seed 0 first
     assert cells[0][1] == "random-init" and ("malaria-gray50", "colorization", 0) not in cells
-    assert {e for _, e, _ in cells} == {"random-init", "simclr+twin", *ssl_suite.PRETEXTS}
+    assert {e for _, e, _ in cells} == {"random-init", "simclr-direct", *ssl_suite.PRETEXTS}
     assert len(ssl_suite.PRETEXTS) == 12
-    options = ssl_suite.pretrain_options("aid30", "simclr+twin", 1)
+    options = ssl_suite.pretrain_options("aid30", "simclr-direct", 1)
     assert options["method"] == "simclr" and options["steps"] == 200 and options["seed"] == 1
     assert options["method_options"] == {"flip": True}
     # kNN never votes over every labelled image (malaria: 20 labels → k 10)
@@ -64,15 +65,17 @@ def test_finished_cells_are_never_rerun_and_the_report_compares_with_the_floor(
     assert "| pbc64 | context | 0 | 80 | 27.0 | 20.0 | 300 | **no** |" in text
 
 
-def test_a_float_twin_cell_runs_and_counts_its_labels(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cells_take_the_default_float_twin_route_or_the_direct_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     torch.set_num_threads(1)
     monkeypatch.setitem(ssl_suite.SETS, "digits", "digits")
     monkeypatch.setattr(ssl_suite, "STEPS", 5)
     monkeypatch.setattr(ssl_suite, "BATCH", 16)
     monkeypatch.setattr(ssl_suite, "EVAL_EVERY", 5)
     monkeypatch.setattr(ssl_suite, "IMAGE_SIZE", 16)
-    r = ssl_suite.run_cell("digits", "simclr+twin", 0, tmp_path)
-    assert r["labels_used"] == 100 and r["cell"] == "digits-simclr+twin-s0" and r["k"] == 20
+    r = ssl_suite.run_cell("digits", "rotation", 0, tmp_path)
+    assert r["labels_used"] == 100 and r["cell"] == "digits-rotation-s0" and r["k"] == 20
     assert r["steps"] == [5, 1] and len(r["runs"]) == 2  # the twin, then 1 quantized step
     assert 0.1 < r["linear_acc"] <= 1 and 0 < r["knn_acc"] <= 1 and r["pretrain_s"] > 0
+    direct = ssl_suite.run_cell("digits", "simclr-direct", 0, tmp_path)
+    assert direct["steps"] == [5] and len(direct["runs"]) == 1  # quantized from scratch

@@ -25,10 +25,11 @@ def _pretrain_params() -> list[click.Parameter]:
                           help="simclr (default), rotation, byol, simsiam, jigsaw, autoencoder, "
                                "colorization, inpainting, exemplar, selflabel, context, "
                                "infomax.")
-    twin = click.Option(["--float-twin"], is_flag=True,
+    twin = click.Option(["--float-twin/--no-float-twin"], default=None,
                         help="Pre-train the float twin of --model (tiny-float for tiny-w4a4), "
                              "carry it into the quantized encoder with fitted scales, then "
-                             "continue the pretext on the quantized network.")
+                             "continue the pretext on the quantized network [default: on for "
+                             "a quantized --model]; --no-float-twin trains it directly.")
     quant_steps = click.Option(["--twin-quant-steps"], type=int, default=None,
                                help="With --float-twin: steps of the quantized continuation "
                                     "[default: a fifth of --steps].")
@@ -37,11 +38,12 @@ def _pretrain_params() -> list[click.Parameter]:
 
 @clean_errors
 def _pretrain(config_file: Path | None, runs_root: Path, method_options: tuple[str, ...],
-              float_twin: bool, twin_quant_steps: int | None, **options: Any) -> None:
+              float_twin: bool | None, twin_quant_steps: int | None, **options: Any) -> None:
     """Self-supervised pre-training on every image of DATA (labels unused) → a run whose
-    encoder `tinyssl train --init RUN` and `tinyssl probe RUN` use. With --float-twin the
-    float twin is pre-trained first and carried into the quantized run (two runs)."""
-    from tinyssl.pipeline import run_training
+    encoder `tinyssl train --init RUN` and `tinyssl probe RUN` use. A quantized --model
+    takes the float-twin route: its float twin is pre-trained first and carried into the
+    quantized run (two runs)."""
+    from tinyssl.pipeline.twin_pretext import pretrain_runs
     from tinyssl.runs import read_json, read_jsonl
     from tinyssl.train.device import set_threads
     from tinyssl.train.pretext import pretrain_config
@@ -50,15 +52,9 @@ def _pretrain(config_file: Path | None, runs_root: Path, method_options: tuple[s
 
     cfg = pretrain_config(config_file, {**options,
                                         "method_options": parse_method_options(method_options)})
-    if twin_quant_steps is not None and not float_twin:
-        raise ValueError("--twin-quant-steps is an option of --float-twin.")
-    if float_twin:
-        from tinyssl.pipeline.twin_pretext import pretrain_float_twin
-
-        twin, run = pretrain_float_twin(cfg, runs_root, twin_quant_steps)
-        click.echo(f"{twin}: float twin, carried into the quantized run below")
-    else:
-        run = run_training(cfg, runs_root)
+    *twin, run = pretrain_runs(cfg, runs_root, float_twin, twin_quant_steps)
+    for path in twin:
+        click.echo(f"{path}: float twin, carried into the quantized run below")
     record = read_jsonl(run / "metrics.jsonl")[-1]
     click.echo(f"{run}: {cfg.method} loss {record['loss']:.4f}, embedding std "
                f"{record.get('embed_std', float('nan')):.4f}, "

@@ -1,5 +1,6 @@
-"""The float-twin route of a pretext (`tinyssl pretrain --float-twin`): pre-train the float
-twin of the quantized model (`tiny-float` for `tiny-w4a4`), carry it into the quantized
+"""The float-twin route of a pretext (`tinyssl pretrain`'s default for a quantized model;
+`--no-float-twin` trains the quantized network directly): pre-train the float twin of the
+quantized model (`tiny-float` for `tiny-w4a4`), carry it into the quantized
 encoder with the fitted float → quantized initialisation `fit`'s student uses
 (`tinyssl.models.float_init`), then continue the same pretext briefly on the quantized
 network so that quantization-aware training refines what the float twin learned.
@@ -8,6 +9,10 @@ Why: a 2- or 4-bit encoder trained from scratch by a pretext moves its weights o
 they cross rounding thresholds, so a short pretext run learns little (issue 30: SimCLR on an
 unseen 4-class cell folder probed below chance). Binary-network SSL papers pre-train a float
 network first and carry it over (S2-BNN, Shen et al. CVPR 2021; BURN, Kim & Choi 2022).
+
+Measured (results/ssl-suite-v1.md, the direct route's suite): at the same 200 steps the route
+beat direct SimCLR on three of four sets at about half its pre-training time, which is why
+it became the default for every pretext (results/ssl-protocol.md, version 2).
 
 The result is two ordinary run directories: the twin's, and the quantized one (its
 config.yaml names the twin as `init`), which `tinyssl probe` and `tinyssl train --init`
@@ -49,6 +54,22 @@ def twin_configs(cfg: TrainConfig, quant_steps: int | None = None
                     eval_every=min(cfg.eval_every, steps),
                     method_options=dict(cfg.method_options))
     return twin.validate(), quant
+
+
+def pretrain_runs(cfg: TrainConfig, runs_root: Path, float_twin: bool | None = None,
+                  quant_steps: int | None = None) -> tuple[Path, ...]:
+    """A pretext's run directories, the encoder's last: the float-twin route (twin,
+    quantized) when `float_twin` is True or None (the default) and `cfg.model` is quantized,
+    else the one direct run."""
+    if float_twin is None:
+        float_twin = parse_quant_name(cfg.model) is not None
+    if not float_twin:
+        if quant_steps is not None:
+            raise ValueError("--twin-quant-steps sets the float-twin route's quantized "
+                             "continuation; there is none without a quantized --model or "
+                             "with --no-float-twin.")
+        return (run_training(cfg, runs_root),)
+    return pretrain_float_twin(cfg, runs_root, quant_steps)
 
 
 def pretrain_float_twin(cfg: TrainConfig, runs_root: Path, quant_steps: int | None = None

@@ -18,9 +18,10 @@ from tinyssl.pipeline.probe import random_encoder
 from tinyssl.runs import load_checkpoint
 from tinyssl.train.verdict import pretext_warnings
 
-FAST = ["--data", "digits", "--image-size", "16", "--model", "tiny-w2a2", "--width-mult",
+BASE = ["--data", "digits", "--image-size", "16", "--model", "tiny-w2a2", "--width-mult",
         "0.5", "--device", "cpu", "--no-progress", "--steps", "8", "--batch-size", "32",
         "--eval-every", "4"]
+FAST = [*BASE, "--no-float-twin"]  # the pretext itself, on the quantized network directly
 SIGNAL = {"exemplar": "instance_acc", "selflabel": "cluster_entropy",
           "context": "context_acc", "infomax": "mi_bound"}
 
@@ -85,8 +86,8 @@ def test_random_init_floor_is_a_probe_row(tmp_path: Path) -> None:
     assert means and any(m.abs().sum() > 0 for m in means)  # BatchNorm saw the images
 
 
-def test_float_twin_route_pretrains_carries_and_probes(tmp_path: Path) -> None:
-    res = CliRunner().invoke(main, ["pretrain", "--method", "simclr", "--float-twin", *FAST,
+def test_the_default_float_twin_route_pretrains_carries_and_probes(tmp_path: Path) -> None:
+    res = CliRunner().invoke(main, ["pretrain", "--method", "simclr", *BASE,
                                     "--twin-quant-steps", "2", "--runs", str(tmp_path)])
     assert res.exit_code == 0, res.output
     runs = {json.loads((p / "summary.json").read_text())["model"]: p
@@ -106,13 +107,12 @@ def test_float_twin_route_pretrains_carries_and_probes(tmp_path: Path) -> None:
     assert cos.min() > 0.9
     probe = _probe(quant)
     assert probe["encoder"] == "trained" and probe["linear_acc"] > 0.2
-    for bad, said in ((["--model", "tiny-float"], "quantized model"),
-                      (["--twin-quant-steps", "3"], "--float-twin")):
-        args = ["pretrain", *FAST, *bad, "--runs", str(tmp_path / "bad")]
-        if "--model" in bad:
-            args.insert(1, "--float-twin")
-        res = CliRunner().invoke(main, args)
+    for bad, said in ((["--model", "tiny-float", "--float-twin"], "quantized model"),
+                      (["--no-float-twin", "--twin-quant-steps", "3"], "--twin-quant-steps sets"),
+                      (["--model", "tiny-float", "--twin-quant-steps", "3"], "quantized --model")):
+        res = CliRunner().invoke(main, ["pretrain", *BASE, *bad, "--runs", str(tmp_path / "bad")])
         assert res.exit_code == 2 and said in res.output, res.output
+    assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())
 
 
 def test_a_pretext_whose_task_stays_at_chance_says_so(tmp_path: Path) -> None:

@@ -37,8 +37,9 @@ def _only_run(root: Path) -> Path:
 
 def test_pretrain_probe_finetune(tmp_path: Path) -> None:
     cli = CliRunner()
-    res = cli.invoke(main, ["pretrain", "--method", "simclr", *FAST, "--steps", "12",
-                            "--batch-size", "32", "--eval-every", "6", "-o", "temperature=0.2",
+    res = cli.invoke(main, ["pretrain", "--method", "simclr", *FAST, "--no-float-twin",
+                            "--steps", "12", "--batch-size", "32", "--eval-every", "6", "-o",
+                            "temperature=0.2",
                             "--runs", str(tmp_path / "pre")])
     assert res.exit_code == 0, res.output
     pre = _only_run(tmp_path / "pre")

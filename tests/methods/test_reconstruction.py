@@ -53,7 +53,7 @@ def _pretrain_and_probe(tmp_path: Path, method: str, data: str, channels_note: s
     res = cli.invoke(main, ["pretrain", "--method", method, "--data", data, "--image-size",
                             "16", "--model", "tiny-w2a2", "--width-mult", "0.5", "--steps",
                             "10", "--batch-size", "32", "--eval-every", "5", "--device", "cpu",
-                            "--no-progress", "--runs", str(tmp_path / method)])
+                            "--no-progress", "--no-float-twin", "--runs", str(tmp_path / method)])
     assert res.exit_code == 0, (channels_note, res.output)
     (run,) = (tmp_path / method).iterdir()
     metrics = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]

@@ -177,8 +177,8 @@ def pretrain_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("pretrain")
     result = CliRunner().invoke(main, ["pretrain", "--method", "simclr", "--data", "digits",
                                        "--steps", "2", "--batch-size", "16", "--width-mult",
-                                       "0.25", "--no-progress", "--log", "none", "--runs",
-                                       str(root)])
+                                       "0.25", "--no-progress", "--log", "none",
+                                       "--no-float-twin", "--runs", str(root)])
     assert result.exit_code == 0, result.output
     return next(p for p in root.iterdir() if p.is_dir())
 

@@ -164,7 +164,33 @@ def report(done: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
                      f"{mean_pm(r['per_seed']['linear_acc'])} | "
                      f"{mean_pm(r['per_seed']['knn_acc'])} | "
                      f"{r['pretrain_s']:.0f} | {beats} |")
-    return "\n".join(lines) + "\n", rows
+    return "\n".join([*lines, "", *above_floor_table(rows)]) + "\n", rows
+
+
+def above_floor_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Markdown lines: per encoder and set, points above the floor's mean (linear / kNN),
+    and on how many sets it beats the floor on both probes."""
+    by = {(r["data"], r["encoder"]): r for r in rows}
+    lines = ["Points above the random-init floor (linear / kNN; the floor row: its accuracy %):",
+             "", "| encoder | " + " | ".join(SETS) + " | above the floor on both probes |",
+             "| --- |" + " --- |" * (len(SETS) + 1)]
+    for encoder in ENCODERS:
+        cells, wins, sets = [], 0, 0
+        for data in SETS:
+            r, f = by.get((data, encoder)), by.get((data, FLOOR))
+            if r is None or f is None:
+                cells.append("–")
+                continue
+            if encoder == FLOOR:
+                cells.append(f"{100 * f['linear_acc']:.1f} / {100 * f['knn_acc']:.1f}")
+                continue
+            cells.append(" / ".join(f"{100 * (r[c] - f[c]):+.1f}"
+                                    for c in ("linear_acc", "knn_acc")))
+            sets += r["beats_floor"] is not None
+            wins += r["beats_floor"] is True
+        count = "–" if encoder == FLOOR else f"{wins} of {sets}"
+        lines.append(f"| {encoder} | " + " | ".join(cells) + f" | {count} |")
+    return lines
 
 
 def summary(r: dict[str, Any]) -> str:

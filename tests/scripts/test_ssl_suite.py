@@ -63,6 +63,10 @@ def test_finished_cells_are_never_rerun_and_the_report_compares_with_the_floor(
     assert "5 of 110 cells finished" in text
     assert "| pbc64 | simclr | 0,1 | 80 | 32.0 ± 2.8 | 35.0 ± 1.4 | 300 | yes |" in text
     assert "| pbc64 | context | 0 | 80 | 27.0 | 20.0 | 300 | **no** |" in text
+    # the summary table: points above the floor's mean, and on how many sets it beats it
+    assert "| random-init | 23.0 / 25.0 | – | – | – | – |" in text
+    assert "| simclr | +9.0 / +10.0 | – | – | – | 1 of 1 |" in text
+    assert "| context | +4.0 / -5.0 | – | – | – | 0 of 1 |" in text
 
 
 def test_cells_take_the_default_float_twin_route_or_the_direct_one(

@@ -1,5 +1,6 @@
 """The fit suite (issue 24): the default `tinyssl fit` on every shared data set, written down
-before it is run (results/fit-suite-protocol.md).
+before it is run (results/fit-suite-protocol.md, version 2; version 1's cells are in
+results/fit-suite/cells-v1/).
 
 Each cell is one (data set, labels per class, seed): the default fit (`tinyssl fit --data D
 --image-size 32 --labels-per-class K --seed S`, export/FINN off) and, once per data set and
@@ -138,7 +139,8 @@ def report(done: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
                          mean["student"] - mean["supervised"] >= 0.05
                          and g is not None and g >= 0.5)})
     lines = ["# fit suite: the default `tinyssl fit` on every shared data set", "",
-             "Protocol: `results/fit-suite-protocol.md` (committed before any cell ran). "
+             "Protocol: `results/fit-suite-protocol.md`, version 2 (committed before any of "
+             "its cells ran; version 1's recipe: `results/fit-suite-v1.md`). "
              "Test accuracy %, mean ± std over the seeds, tiny-w2a2 student at 32 px; labels "
              "used counts every labelled image the fit touched (training and validation). Gap "
              "closed: (student − supervised) / (ceiling − supervised) of the means. Done: the "

@@ -15,11 +15,11 @@ from tinyssl.data import load_dataset
 from tinyssl.data.types import Split
 from tinyssl.pipeline.fit import FitConfig
 from tinyssl.pipeline.fit_decisions import (
+    TEACHER_COST,
     _near_chance_warnings,
     fold_holdout,
     resolution_notes,
     smoothed_best,
-    teacher_length,
     trial_split,
 )
 
@@ -76,6 +76,11 @@ def test_fit_writes_its_decisions(fits: tuple[Path, Path]) -> None:
         assert knob in d["choices"]
     assert {"flip", "randaugment_policy"} <= set(d["choices"]["method_options"])
     assert d["fold"] == {"train": 30, "val": 10}  # 4 per class: 3 train, 1 validates
+    # the teacher's length is the budget (4.5 × the student's 12 steps ÷ the teacher's
+    # cost), not a fold decision: short trials' peaks did not predict it
+    cost = TEACHER_COST[d["choices"]["teacher_model"]]
+    assert d["choices"]["teacher_steps"] == round(4.5 * 12 / cost)
+    assert not any("teacher length" in line for line in d["log"])
     decided = {t["decision"] for t in d["trials"]}
     assert {"flip", "policy", "teacher method", "teacher size", "SimCLR init", "student"
             } <= decided
@@ -140,12 +145,3 @@ def test_near_chance_and_resolution_messages(tmp_path: Path) -> None:
     same = FitConfig.load(None, {"data": cfg.data, "image_size": 48, "labels_per_class": 2})
     assert resolution_notes(same, load_dataset(cfg.data, image_size=48), None, tmp_path,
                             print, None) == []  # type: ignore[arg-type]
-
-
-def test_teacher_length_halves_only_on_an_early_peak_above_chance() -> None:
-    early = {"trial": "t", "best_step": 60, "steps": 300, "stopped_early": True}
-    assert teacher_length(early, near_chance=False)[0] == 0.5
-    assert teacher_length(early, near_chance=True)[0] == 1.0  # a peak at chance is noise
-    late = {**early, "best_step": 240}
-    assert teacher_length(late, near_chance=False)[0] == 1.0
-    assert teacher_length({**early, "stopped_early": False}, near_chance=False)[0] == 1.0
